@@ -1,0 +1,36 @@
+# vipar: two commands do all set-up.  `make reproduce` (demo profile) and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vipar-installed
+# GPU users: make TORCH_INDEX=https://download.pytorch.org/whl/cu128 ...
+TORCH_INDEX ?=
+PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+PROFILE ?= demo
+
+.PHONY: setup reproduce test lab bench clean-reports
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(PIP_EXTRA) -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/vipar reproduce --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/data_pipeline.py
+	$(BIN)/python benchmarks/train_step.py
+
+clean-reports:
+	rm -rf reports/$(PROFILE)

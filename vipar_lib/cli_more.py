@@ -1,0 +1,1 @@
+"""Model, engine and report commands of ``vipar`` (registered into :mod:`vipar_lib.cli`)."""

@@ -1,0 +1,1 @@
+"""Training and evaluation engine: config, run store, train loop, evaluation with TTA."""
