@@ -113,9 +113,10 @@ def main(argv=None) -> int:
     from .data.splits import SplitError
     from .data.video import VideoError
     from .engine.config import ConfigError
+    from .models.registry import ModelOptionError
     try:
         return int(a._fn(a) or 0)
-    except (SplitError, VideoError, ConfigError, FileNotFoundError, FileExistsError) as e:
+    except (SplitError, VideoError, ConfigError, ModelOptionError, FileNotFoundError, FileExistsError) as e:
         print(f"vipar {a.cmd}: error: {e}", file=sys.stderr)
         return 2
 
