@@ -121,5 +121,6 @@ def main(argv=None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":      # `python -m vipar_lib.cli`: use the package's module, where commands register
+    from vipar_lib.cli import main as _main
+    sys.exit(_main())

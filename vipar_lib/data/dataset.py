@@ -7,6 +7,10 @@ Bad videos (missing, empty, corrupt, truncated) are found when the dataset is bu
 every file; in training they are skipped, counted and reported in one warning that lists them.
 At test time they stay in the video list (``bad_videos``) so evaluation can count them wrong.
 A video that fails later, mid-epoch, is replaced by another clip and reported once per worker.
+
+``cache_decoded=True`` keeps every decoded video in memory (at the decode size), which pays for
+itself when a small dataset is read for many epochs (the demo); the clip and augmentation
+randomness is the same either way.
 """
 from __future__ import annotations
 
@@ -44,10 +48,28 @@ def scan_videos(entries: Sequence[VideoEntry], root: Path, progress: bool = Fals
     return counts, bad
 
 
-@dataclass
-class _Sample:
-    entry: int
-    indices: np.ndarray
+class _DecodedCache:
+    """Process-wide LRU of decoded videos, bounded in bytes (shared by every dataset of a process)."""
+
+    def __init__(self, max_bytes: int = 3 << 30):
+        from collections import OrderedDict
+        self.max_bytes, self.bytes, self.items = max_bytes, 0, OrderedDict()
+
+    def get(self, key):
+        v = self.items.get(key)
+        if v is not None:
+            self.items.move_to_end(key)
+        return v
+
+    def put(self, key, value: np.ndarray):
+        self.items[key] = value
+        self.bytes += value.nbytes
+        while self.bytes > self.max_bytes and len(self.items) > 1:
+            _, old = self.items.popitem(last=False)
+            self.bytes -= old.nbytes
+
+
+_DECODED = _DecodedCache()
 
 
 class ClipDataset(Dataset):
@@ -60,7 +82,7 @@ class ClipDataset(Dataset):
     def __init__(self, entries: Sequence[VideoEntry], root, transform: ClipTransform, clip_len: int,
                  train: bool, short_side: int = 128, interval: int = 1, num_clips: int = 1,
                  positions: str = "uniform", short_policy: str = "loop", seed: int = 0,
-                 progress: bool = False):
+                 progress: bool = False, cache_decoded: bool = False):
         self.root = Path(root)
         self.transform = transform
         self.clip_len, self.train, self.short_side = clip_len, train, short_side
@@ -84,6 +106,19 @@ class ClipDataset(Dataset):
         self.video_index = keep                       # dataset video -> position in all_entries
         self.frames = [counts[i] for i in keep]
         self._failed: set[str] = set()
+        # decoded videos kept in memory at ``short_side`` (per process): for small datasets
+        # trained for many epochs, such as the demo; UCF101 decodes every clip afresh
+        self.cache_decoded = cache_decoded
+
+    def _read(self, path: Path, idx: np.ndarray) -> np.ndarray:
+        if not self.cache_decoded:
+            return read_frames(path, idx, self.short_side)
+        key = (str(path), self.short_side)
+        video = _DECODED.get(key)
+        if video is None:
+            video = read_frames(path, np.arange(probe(path).frames), self.short_side)
+            _DECODED.put(key, video)
+        return video[idx]
 
     # epoch-dependent randomness that is identical with or without worker processes
     def set_epoch(self, epoch: int) -> None:
@@ -118,7 +153,7 @@ class ClipDataset(Dataset):
             idx = self._indices(v, clip, rng, interval)
             path = self.root / entry.path
             try:
-                frames = read_frames(path, idx, self.short_side)
+                frames = self._read(path, idx)
             except VideoError as e:
                 if not self.train:
                     raise

@@ -15,9 +15,12 @@ Design, so the paper's questions mean something here:
 * **Appearance classes**: ``Still<Shape>`` hold a motionless object whose *shape* is the class.
   Residual frames see only noise there, RGB sees the shape: the RGB-vs-Diff question has an answer.
 * **Nuisance**: object colour, size and (for motion classes) shape, background gradient and
-  clutter, lighting and sensor noise vary at random. Clips of one group share background, object
-  colour and shape — like UCF101's groups sharing actor and scene — so group leakage between
-  train and validation is real here too.
+  clutter, lighting and sensor noise vary at random. Clips of one group share the object's colour
+  and shape — like UCF101's groups sharing an actor — so group leakage between train and
+  validation is real here too; backgrounds are drawn per clip (a per-group background let small
+  models memorise scenes instead of learning motion).
+* **Flips**: horizontal flips turn ``MoveLeft`` into ``MoveRight`` and clockwise into
+  counter-clockwise, so flip augmentation is label-changing here (the demo trains without it).
 
 Deterministic for a seed: every clip's randomness comes from ``(seed, class, group, clip)``.
 """
@@ -33,11 +36,13 @@ import numpy as np
 __all__ = ["CLASSES", "REVERSE_OF", "generate", "render_clip", "write_avi", "MAX_CLASSES"]
 
 SHAPES = ("disk", "square", "triangle", "ring", "cross")
+PALETTE = np.array([[230, 60, 50], [40, 180, 70], [50, 90, 230], [240, 220, 40], [240, 240, 240], [30, 30, 30]],
+                   np.float32)
 # order matters: `--classes N` takes the first N
 CLASSES = (
     "MoveLeft", "MoveRight", "StillDisk", "StillSquare", "SwingFast", "SwingSlow",
-    "SpinClockwise", "SpinCounterClockwise", "Grow", "Shrink", "MoveUp", "MoveDown",
-    "OrbitClockwise", "OrbitCounterClockwise", "StillTriangle", "StillCross",
+    "Grow", "Shrink", "StillTriangle", "StillCross", "MoveUp", "MoveDown",
+    "SpinClockwise", "SpinCounterClockwise", "OrbitClockwise", "OrbitCounterClockwise",
 )
 MAX_CLASSES = len(CLASSES)
 REVERSE_OF = {
@@ -53,8 +58,16 @@ W, H, FPS = 320, 240, 25
 _YY, _XX = np.mgrid[0:H, 0:W].astype(np.float32)
 
 
-def _shape_mask(shape: str, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
-    dx, dy = _XX - cx, _YY - cy
+def _box(cx: float, cy: float, r: float):
+    """Slices of the frame that contain a shape of radius ``r`` at (cx, cy), any rotation."""
+    m = 1.3 * r + 2
+    return (slice(max(0, int(cy - m)), min(H, int(cy + m) + 1)), slice(max(0, int(cx - m)), min(W, int(cx + m) + 1)))
+
+
+def _shape_mask(shape: str, cx: float, cy: float, r: float, angle: float, box=None) -> np.ndarray:
+    """Boolean mask of ``shape`` over the frame, or over ``box`` (a pair of slices) only."""
+    xx, yy = (_XX, _YY) if box is None else (_XX[box], _YY[box])
+    dx, dy = xx - cx, yy - cy
     c, s = math.cos(angle), math.sin(angle)
     u, v = c * dx + s * dy, -s * dx + c * dy
     if shape == "disk":
@@ -74,14 +87,16 @@ def _shape_mask(shape: str, cx: float, cy: float, r: float, angle: float) -> np.
 
 
 def _background(rng) -> np.ndarray:
-    c0, c1 = rng.uniform(40, 200, 3), rng.uniform(40, 200, 3)
+    c0 = rng.uniform(70, 180, 3)
+    c1 = np.clip(c0 + rng.uniform(-40, 40, 3), 0, 255)
     t = (np.cos(rng.uniform(0, 2 * np.pi)) * _XX / W + np.sin(rng.uniform(0, 2 * np.pi)) * _YY / H)
     t = (t - t.min()) / (np.ptp(t) + 1e-6)
     bg = c0[None, None] * (1 - t[..., None]) + c1[None, None] * t[..., None]
-    for _ in range(int(rng.integers(3, 9))):     # static clutter
+    for _ in range(int(rng.integers(1, 5))):     # static clutter
         x0, y0 = rng.integers(0, W - 20), rng.integers(0, H - 20)
-        w, h = rng.integers(10, 70), rng.integers(10, 70)
-        bg[y0:y0 + h, x0:x0 + w] = rng.uniform(20, 235, 3)
+        w, h = rng.integers(10, 50), rng.integers(10, 50)
+        # low-contrast clutter: blended into the background
+        bg[y0:y0 + h, x0:x0 + w] = 0.7 * bg[y0:y0 + h, x0:x0 + w] + 0.3 * rng.uniform(20, 235, 3)
     return bg.astype(np.float32)
 
 
@@ -94,7 +109,7 @@ def _trajectory(cls: str, n: int, rng, r: float):
     ang = np.full(n, rng.uniform(0, 2 * np.pi), np.float32)
     if cls.startswith("Move"):
         span = (W if cls in ("MoveLeft", "MoveRight") else H) - 2 * r - 20
-        speed = min(rng.uniform(2.5, 5.0), span / max(n - 1, 1))
+        speed = min(rng.uniform(3.0, 6.0), span / max(n - 1, 1))
         start = r + 10 + rng.uniform(0, max(0.0, span - speed * (n - 1)))
         pos = start + speed * t
         if cls in ("MoveLeft", "MoveUp"):
@@ -105,11 +120,11 @@ def _trajectory(cls: str, n: int, rng, r: float):
             cy = pos
     elif cls.startswith("Swing"):
         period = rng.uniform(8, 12) if cls == "SwingFast" else rng.uniform(28, 40)
-        amp = rng.uniform(25, 45)
+        amp = rng.uniform(35, 55)
         c0 = rng.uniform(r + amp + 10, W - r - amp - 10)
         cx = c0 + amp * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
     elif cls.startswith("Spin"):
-        w = rng.uniform(0.08, 0.16) * (1 if cls == "SpinClockwise" else -1)
+        w = rng.uniform(0.10, 0.18) * (1 if cls == "SpinClockwise" else -1)
         ang = ang + w * t
     elif cls in ("Grow", "Shrink"):
         r0, r1 = r * 0.5, r * 1.5
@@ -117,7 +132,7 @@ def _trajectory(cls: str, n: int, rng, r: float):
         if cls == "Shrink":
             rad = rad[::-1].copy()
     elif cls.startswith("Orbit"):
-        R = rng.uniform(30, 60)
+        R = rng.uniform(20, 35)
         c0x, c0y = rng.uniform(R + r + 10, W - R - r - 10), rng.uniform(R + r + 10, H - R - r - 10)
         w = rng.uniform(0.08, 0.14) * (1 if cls == "OrbitClockwise" else -1)
         ph = rng.uniform(0, 2 * np.pi) + w * t
@@ -127,31 +142,37 @@ def _trajectory(cls: str, n: int, rng, r: float):
     return cx, cy, rad, ang
 
 
-def render_clip(cls: str, seed: int, ci: int, group: int, clip: int) -> np.ndarray:
-    """Frames (N, 240, 320, 3) uint8 of one clip."""
-    grng = np.random.default_rng([seed, ci, group])            # shared by the group
+def render_clip(cls: str, seed: int, ci: int, group: int, clip: int, group_shared: bool = True) -> np.ndarray:
+    """Frames (N, 240, 320, 3) uint8 of one clip.
+
+    ``group_shared``: clips of a group share the object's colour and shape (UCF101's shared
+    actor); otherwise every clip draws its own.
+    """
     rng = np.random.default_rng([seed, ci, group, clip])
-    bg = _background(grng)
-    color = grng.uniform(0, 255, 3).astype(np.float32)
+    grng = np.random.default_rng([seed, ci, group]) if group_shared else rng
+    bg = _background(rng)
+    color = PALETTE[int(grng.integers(len(PALETTE)))] * rng.uniform(0.85, 1.15)   # a group's colour, from a shared palette
     marker = 255 - color
     shape = cls[5:].lower() if cls.startswith("Still") else SHAPES[int(grng.integers(len(SHAPES)))]
     n = int(rng.integers(36, 81))
-    r = float(rng.uniform(14, 26))
+    r = float(rng.uniform(36, 50))
     cx, cy, rad, ang = _trajectory(cls, n, rng, r)
     gain = rng.uniform(0.7, 1.3)
-    flicker = rng.uniform(0, 0.05)
-    sigma = rng.uniform(2, 8)
+    flicker = rng.uniform(0, 0.01)
+    sigma = rng.uniform(1, 4)
     out = np.empty((n, H, W, 3), np.uint8)
     for i in range(n):
         img = bg.copy()
-        m = _shape_mask(shape, cx[i], cy[i], rad[i], ang[i])
-        img[m] = color
+        box = _box(cx[i], cy[i], rad[i])
+        patch = img[box]
+        patch[_shape_mask(shape, cx[i], cy[i], rad[i], ang[i], box)] = color
         # a marker dot off-centre makes rotation visible
-        mx, my = cx[i] + 0.5 * rad[i] * math.cos(ang[i]), cy[i] + 0.5 * rad[i] * math.sin(ang[i])
-        img[(_XX - mx) ** 2 + (_YY - my) ** 2 <= (0.22 * rad[i]) ** 2] = marker
+        mx, my = cx[i] + 0.55 * rad[i] * math.cos(ang[i]), cy[i] + 0.55 * rad[i] * math.sin(ang[i])
+        patch[(_XX[box] - mx) ** 2 + (_YY[box] - my) ** 2 <= (0.3 * rad[i]) ** 2] = marker
         img *= gain * (1 + flicker * math.sin(0.7 * i))
-        img += rng.normal(0, sigma, (H, W, 1)).astype(np.float32)
-        out[i] = np.clip(img, 0, 255).astype(np.uint8)
+        img += sigma * rng.standard_normal((H, W, 1), dtype=np.float32)
+        np.clip(img, 0, 255, out=img)
+        out[i] = img
     return out
 
 
@@ -176,15 +197,16 @@ def write_avi(path: Path, frames: np.ndarray, fps: int = FPS, bit_rate: int = 60
 
 
 def _job(args):
-    out, cls, seed, ci, g, c = args
+    out, cls, seed, ci, g, c, shared = args
     path = out / "UCF-101" / cls / f"v_{cls}_g{g:02d}_c{c:02d}.avi"
     if not path.exists():
-        write_avi(path, render_clip(cls, seed, ci, g, c))
+        write_avi(path, render_clip(cls, seed, ci, g, c, shared))
     return str(path)
 
 
 def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed: int = 0,
-             test_groups: int | None = None, workers: int | None = None, progress: bool = True) -> dict:
+             test_groups: int | None = None, workers: int | None = None, progress: bool = True,
+             group_shared: bool = True) -> dict:
     """Write the dataset; existing videos are kept (reruns resume). Returns a summary dict.
 
     Groups ``1..test_groups`` go to ``testlist01.txt`` and the rest to ``trainlist01.txt``, as
@@ -200,7 +222,7 @@ def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed:
     test_groups = test_groups if test_groups is not None else max(1, round(groups * 7 / 25))
     for c in names:
         (out / "UCF-101" / c).mkdir(parents=True, exist_ok=True)
-    jobs = [(out, c, seed, CLASSES.index(c), g, k) for c in names_sorted
+    jobs = [(out, c, seed, CLASSES.index(c), g, k, group_shared) for c in names_sorted
             for g in range(1, groups + 1) for k in range(1, clips + 1)]
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     it = map(_job, jobs) if workers == 1 else None

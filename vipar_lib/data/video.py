@@ -93,18 +93,41 @@ def read_frames(path, indices: Sequence[int], short_side: int | None = None) -> 
     """
     info = probe(path)
     w, h = resized_shape(info.width, info.height, short_side)
-    vr = _open(path, *(w, h) if short_side else (-1, -1))
+    in_reader = bool(short_side) and (w, h) != (info.width, info.height) and (w, h) not in _BAD_SIZES
     idx = np.asarray(indices, dtype=np.int64)
     if idx.size == 0:
         raise ValueError("read_frames needs at least one index")
-    if idx.min() < 0 or idx.max() >= len(vr):
-        raise VideoError(path, "truncated", f"frame {int(idx.max())} requested, {len(vr)} decodable")
     uniq, inverse = np.unique(idx, return_inverse=True)
+    frames = None
+    if in_reader:
+        try:
+            frames = _get(path, uniq, w, h)
+        except VideoError as e:
+            if "must exactly match" not in e.detail:
+                raise
+            _BAD_SIZES.add((w, h))   # decord 0.6 fails to resize to a few sizes (48x36, 72x54): resize here
+    if frames is None:
+        frames = _get(path, uniq, -1, -1)
+        if (frames.shape[2], frames.shape[1]) != (w, h):
+            import torch
+            import torch.nn.functional as F
+            t = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+            t = F.interpolate(t, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+            frames = t.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return frames[inverse]
+
+
+_BAD_SIZES: set[tuple[int, int]] = set()
+
+
+def _get(path, uniq: np.ndarray, w: int, h: int) -> np.ndarray:
+    vr = _open(path, w, h)
+    if uniq.min() < 0 or uniq.max() >= len(vr):
+        raise VideoError(path, "truncated", f"frame {int(uniq.max())} requested, {len(vr)} decodable")
     try:
-        frames = vr.get_batch(uniq.tolist()).asnumpy()
+        return vr.get_batch(uniq.tolist()).asnumpy()
     except Exception as e:
         raise VideoError(path, "corrupt", str(e).splitlines()[0][:200]) from None
-    return frames[inverse]
 
 
 def _claimed_frames(path) -> int:

@@ -181,6 +181,7 @@ SLOWFAST_OPTIONS = {
     "temporal_module": Option("none", choices=("none", "tam")),
     "attention": Option("none", choices=tuple(ATTENTIONS)),
     "alpha": Option(8, kind=int, help="slow pathway takes every alpha-th frame"),
+    "beta": Option(8, kind=int, help="fast pathway has 1/beta of the slow channels (8 in the paper)"),
     "width": Option(64, kind=int, help="slow stem width (64 in the paper); stages are 4x,8x,16x,32x"),
     "depths": Option(None, kind=(tuple, type(None)), help="blocks per stage, e.g. [1,1,1,1] for a tiny model"),
     "dropout": Option(0.5, kind=float),
@@ -190,14 +191,14 @@ SLOWFAST_OPTIONS = {
 
 
 def _build(num_classes, depth, non_local, conv, activation: str, downsample, temporal_module, attention,
-           alpha, width, depths, dropout, num_frames, lateral_kernel):
+           alpha, beta, width, depths, dropout, num_frames, lateral_kernel):
     act = _act(activation)
     att = ATTENTIONS[attention]
     tmod = (lambda c, t: TAM(c, t)) if temporal_module == "tam" else None
     parts = BlockParts(conv_b(conv), act, downsample, tmod, att)
-    if alpha < 1 or width < 1 or num_frames < 1:
-        raise ValueError("alpha, width and num_frames must be >= 1")
-    return SlowFast(num_classes, depths or {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}[depth], width, alpha, 8,
+    if min(alpha, beta, width, num_frames) < 1:
+        raise ValueError("alpha, beta, width and num_frames must be >= 1")
+    return SlowFast(num_classes, depths or {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}[depth], width, alpha, beta,
                     lateral_kernel or {50: 7, 101: 5}[depth], parts, parts, non_local, dropout, num_frames)
 
 
