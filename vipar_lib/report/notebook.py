@@ -18,7 +18,7 @@ from .tables import style_table
 __all__ = ["banner", "split_summary", "leakage_table", "video_stats", "rgb_residual_figure", "synthetic_classes",
            "show_table", "bars", "curves", "cost_plot", "tta_plot", "label_preservation", "search_table", "steps_plot",
            "confusion", "challenge_files", "all_tables", "findings", "findings_table1", "findings_table2",
-           "write_summary"]
+           "conclusions", "write_summary"]
 
 
 def _display(obj):
@@ -148,8 +148,10 @@ def tta_plot(df, figures_dir="", name="tta.png"):
     d = df.copy()
     d["model"] = d["network"] + " " + d["input"]
     fig, ax = plt.subplots(1, 2, figsize=(13, 4), sharey=True)
+    hue_order = sorted(d["model"].unique())
+    view_order = [v for v in ("center", "flip", "random_crop", "reverse", "concat_reverse") if v in set(d["view"])]
     for a, (interval, part) in zip(ax, d.groupby("interval")):
-        sns.barplot(data=part, x="view", y="run", hue="model", ax=a)
+        sns.barplot(data=part, x="view", y="run", hue="model", hue_order=hue_order, order=view_order, ax=a)
         a.set(title=f"interval {interval}: this run", ylabel="top-1 (%)", ylim=(0, 100))
     fig.tight_layout()
     return _save(fig, figures_dir, name)
@@ -312,3 +314,26 @@ def write_summary(study, tables: dict, findings_df: pd.DataFrame, out: str):
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(headline, indent=1, default=float))
     return p
+
+
+def conclusions(study, tables: dict, findings_df: pd.DataFrame) -> str:
+    """A paragraph, written from this run's numbers, on what it does and does not reproduce."""
+    n_cls = study.prepare()["split"].num_classes
+    chance = 100.0 / n_cls
+    t2 = tables["Table 2"]
+    at_chance = [f"{r['id']} ({r['input']})" for _, r in t2.iterrows() if r["ci_low"] <= chance]
+    above = [f"{r['id']} ({r['input']}, {r['run']:.1f}%)" for _, r in t2.iterrows() if r["ci_low"] > chance]
+    agree = int((findings_df["same direction"] == "yes").sum())
+    resolved = findings_df["resolved"].isin(["yes"]).sum()
+    kind = "synthetic demo data" if study.synthetic else "this data"
+    lines = [f"**What this run shows** (computed; chance is {chance:.1f}% with {n_cls} classes).",
+             f"- Above chance (95% interval excludes it): {', '.join(above) or 'none'}.",
+             f"- Not distinguishable from chance: {', '.join(at_chance) or 'none'}.",
+             f"- Of {len(findings_df)} findings of the paper checked here, {agree} go the same direction on {kind}; "
+             f"{resolved} of the differences checked against a reference row are resolved by this run's test set."]
+    if at_chance:
+        lines.append("- Where a model stays at chance, the differences built on it (Table 1 rows, RGB views, "
+                     "ensembles that include it) carry no information about the paper's claims.")
+    text = "\n".join(lines)
+    _md(text)
+    return text

@@ -63,6 +63,9 @@ def render_html(executed: Path, out: Path, profile: str) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:        # progress bars and warnings go to stderr: keep them out of the report
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
     exp = HTMLExporter(template_name="lab")
     exp.exclude_input = True
     exp.exclude_input_prompt = True

@@ -1,0 +1,1 @@
+"""Reports: the paper transcription, result tables, figures and the HTML runner."""
