@@ -9,6 +9,7 @@ runs/<name>-<hash>/
   warm_start.json  what a warm start loaded and what it did not
   final.json       written when training finished: a finished run is not trained again
   train.log        text log
+  tb/              TensorBoard scalars (when tensorboard is installed)
   logits/          evaluation outputs (<split>-<view>-i<interval>-k<clips>.npz)
 ```
 """

@@ -204,6 +204,7 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
     use_amp = t.amp and device.type == "cuda"
     pin = t.pin_memory and device.type == "cuda"
     kill_after = os.environ.get("VIPAR_KILL_AFTER_EPOCH")      # fault injection for the resume test
+    tb = _tensorboard(run) if dist.main else None
 
     for epoch in range(start, t.epochs):
         t0 = time.time()
@@ -261,6 +262,11 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
                 save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "best": best, "name": cfg.model.name},
                             run / "best.pt")
             write_metrics(run, history)
+            if tb is not None:
+                for k, v in row.items():
+                    if k != "epoch" and isinstance(v, (int, float)):
+                        tb.add_scalar(k, v, epoch + 1)
+                tb.flush()
             say(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         _barrier(dist)
         if kill_after and int(kill_after) == epoch + 1:
@@ -275,6 +281,15 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
         say(f"finished: {run}")
     _barrier(dist)
     return run
+
+
+def _tensorboard(run: Path):
+    """A SummaryWriter in ``run/tb`` when TensorBoard is installed (optional), else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:
+        return None
+    return SummaryWriter(str(run / "tb"))
 
 
 def _barrier(dist: Dist):
