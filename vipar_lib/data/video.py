@@ -114,6 +114,8 @@ def read_frames(path, indices: Sequence[int], short_side: int | None = None) -> 
             t = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
             t = F.interpolate(t, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
             frames = t.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    if uniq.size == idx.size and np.array_equal(uniq, idx):
+        return frames                  # sorted, distinct indices (the usual clip): no reordering copy
     return frames[inverse]
 
 
