@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from .blocks import activation, mid_channels
+from .blocks import activation, init_conv_weights, mid_channels
 from .registry import Option, register_model
 
 __all__ = ["VideoResNet", "r3d_18", "r2plus1d_18", "MFNet3D", "mfnet_3d"]
@@ -60,9 +60,7 @@ class VideoResNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(cin, num_classes)
         self.feature_dim = cin
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        init_conv_weights(self)
 
     def forward(self, x):
         return self.fc(self.dropout(self.layers(self.stem(x)).mean((2, 3, 4))))
@@ -141,9 +139,7 @@ class MFNet3D(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(cin, num_classes)
         self.feature_dim = cin
-        for m in self.modules():
-            if isinstance(m, nn.Conv3d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        init_conv_weights(self)
 
     def forward(self, x):
         return self.fc(self.dropout(self.tail(self.units(self.stem(x))).mean((2, 3, 4))))

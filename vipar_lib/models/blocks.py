@@ -30,11 +30,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["ACTIVATIONS", "CONV_BUILDERS", "ATTENTIONS", "activation", "conv_b", "Conv2Plus1D",
+__all__ = ["init_conv_weights", "ACTIVATIONS", "CONV_BUILDERS", "ATTENTIONS", "activation", "conv_b", "Conv2Plus1D",
            "BranchSum", "NonLocal", "SqueezeExcite", "STAttention", "TAM", "ConvBuilder"]
 
 ConvBuilder = Callable[..., nn.Module]
 ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "elu": lambda: nn.ELU(inplace=True)}
+
+
+def init_conv_weights(model: nn.Module) -> None:
+    """Kaiming-normal (fan-out) init of every 2D/3D conv, as torchvision's ResNets do."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
 
 def activation(name: str) -> Callable[[], nn.Module]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .blocks import activation
+from .blocks import activation, init_conv_weights
 from .registry import Option, register_model
 
 __all__ = ["temporal_shift", "TemporalShift", "TSM", "tsm_r50", "tsm_r101"]
@@ -101,9 +101,7 @@ class TSM(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(cin, num_classes)
         self.feature_dim = cin
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        init_conv_weights(self)
         for m in self.modules():
             if isinstance(m, Bottleneck2d):
                 nn.init.zeros_(m.bn3.weight)
