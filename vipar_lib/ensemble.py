@@ -12,14 +12,13 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .engine.evaluate import LogitsFile, load_logits
-from .engine.metrics import mean_class_accuracy, predictions, top1, topk_mean_class_accuracy
+from .engine.metrics import mean_class_accuracy, top1, topk_mean_class_accuracy
 
 __all__ = ["EnsembleError", "combine", "ensemble_files", "greedy_search", "write_submission", "read_ground_truth",
            "score_submission", "write_ground_truth"]

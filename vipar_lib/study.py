@@ -30,8 +30,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import REPO_DIR
 from .engine.config import RunConfig, config_from_dict
 from .engine.evaluate import evaluate_run, load_logits

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from .clips import eval_clip_indices, train_clip_indices

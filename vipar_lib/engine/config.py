@@ -23,11 +23,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 __all__ = ["ConfigError", "DataConfig", "AugmentSection", "ModelConfig", "TrainConfig", "EvalConfig",
            "RunConfig", "load_config", "config_from_dict", "config_hash"]
@@ -218,7 +216,7 @@ def load_config(path) -> RunConfig:
 
 
 def _validate(cfg: RunConfig) -> None:
-    from ..data.transforms import TTA_VIEWS, AugmentConfig
+    from ..data.transforms import TTA_VIEWS
     from ..models.registry import ModelOptionError, resolve_options
     try:
         resolve_options(cfg.model.name, cfg.model.options)

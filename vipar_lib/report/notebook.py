@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.metrics import confusion_matrix, per_class_accuracy, predictions
+from ..engine.metrics import confusion_matrix, predictions
 from . import figures as F
 from .tables import style_table
 
