@@ -29,7 +29,7 @@ def _add_split(p):
 @command("split", "write the VIPriors 2020 train/validation/test lists")
 def cmd_split(a):
     from .data import splits as S
-    if a.lists_dir.name != "vipriors" and (a.lists_dir / "annotations").is_dir():
+    if (a.lists_dir / "annotations").is_dir():        # the challenge's mod-ucf101/ layout
         split = S.read_challenge_layout(a.lists_dir)
     else:
         split = S.vipriors_split(a.lists_dir, group_disjoint=a.group_disjoint)

@@ -186,21 +186,16 @@ def _expand(paths: Iterable, root: Path | None) -> list[Path]:
 
 def _guess_root(list_file: Path) -> Path:
     """For a split list, videos live beside it or in a sibling ``UCF-101``/``videos`` folder."""
+    from .splits import SplitError, _read_lines
+    try:
+        first = _read_lines(list_file)[0].split()[0]
+    except (SplitError, IndexError):
+        return list_file.parent
     for cand in (list_file.parent.parent / "UCF-101", list_file.parent / "UCF-101", list_file.parent,
                  list_file.parent.parent):
-        if cand.is_dir():
-            first = next(iter(_read_lines_safe(list_file)), None)
-            if first and (cand / first).exists():
-                return cand
+        if (cand / first).exists():
+            return cand
     return list_file.parent
-
-
-def _read_lines_safe(p: Path):
-    try:
-        from .splits import _read_lines
-        return [ln.split()[0] for ln in _read_lines(p)]
-    except Exception:
-        return []
 
 
 def check_videos(paths: Iterable, root: Path | None = None, progress: bool = True,

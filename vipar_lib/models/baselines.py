@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from .blocks import activation, init_conv_weights, mid_channels
+from .blocks import activation as activation_part  # the option named `activation` shadows the builder
 from .registry import Option, register_model
 
 __all__ = ["VideoResNet", "r3d_18", "r2plus1d_18", "MFNet3D", "mfnet_3d"]
@@ -77,7 +78,7 @@ BASE_OPTIONS = {
 @register_model("3d-resnet", 16, BASE_OPTIONS)
 def r3d_18(num_classes=101, width=64, depths=None, dropout=0.0, activation="relu"):
     """R3D-18 (Tran et al. 2018; torchvision structure)."""
-    act = _act(activation)
+    act = activation_part(activation)
     stem = nn.Sequential(nn.Conv3d(3, width, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False), nn.BatchNorm3d(width), act())
     return VideoResNet(num_classes, stem, _conv3d_simple, depths or (2, 2, 2, 2), width, act, dropout)
 
@@ -85,15 +86,11 @@ def r3d_18(num_classes=101, width=64, depths=None, dropout=0.0, activation="relu
 @register_model("3d-resnet", 16, BASE_OPTIONS)
 def r2plus1d_18(num_classes=101, width=64, depths=None, dropout=0.0, activation="relu"):
     """R(2+1)D-18 (Tran et al. 2018; torchvision structure)."""
-    act = _act(activation)
+    act = activation_part(activation)
     mid = max(1, width * 45 // 64)
     stem = nn.Sequential(nn.Conv3d(3, mid, (1, 7, 7), (1, 2, 2), (0, 3, 3), bias=False), nn.BatchNorm3d(mid), act(),
                          nn.Conv3d(mid, width, (3, 1, 1), 1, (1, 0, 0), bias=False), nn.BatchNorm3d(width), act())
     return VideoResNet(num_classes, stem, _conv2plus1d, depths or (2, 2, 2, 2), width, act, dropout)
-
-
-def _act(name):
-    return activation(name)
 
 
 class _BnActConv(nn.Sequential):
@@ -151,5 +148,5 @@ def mfnet_3d(num_classes=101, width=96, depths=None, dropout=0.0, activation="re
     if width % groups or groups < 1:
         raise ValueError(f"mfnet_3d: width={width} must be a multiple of groups={groups}")
     stem = groups * max(1, round(16 * width / 96 / groups))     # 16 at the paper width, a multiple of groups
-    return MFNet3D(num_classes, width, depths or (3, 4, 6, 3), groups, stem, _act(activation),
+    return MFNet3D(num_classes, width, depths or (3, 4, 6, 3), groups, stem, activation_part(activation),
                    dropout)

@@ -34,7 +34,8 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .blocks import ATTENTIONS, CONV_BUILDERS, TAM, NonLocal, activation, conv_b
+from .blocks import ATTENTIONS, CONV_BUILDERS, TAM, NonLocal, conv_b
+from .blocks import activation as activation_part  # the option named `activation` shadows the builder
 from .registry import Option, register_model
 
 __all__ = ["BlockParts", "Bottleneck", "SlowFast", "slowfast_r50", "slowfast_r101", "pack_pathways"]
@@ -192,7 +193,7 @@ SLOWFAST_OPTIONS = {
 
 def _build(num_classes, depth, non_local, conv, activation: str, downsample, temporal_module, attention,
            alpha, beta, width, depths, dropout, num_frames, lateral_kernel):
-    act = _act(activation)
+    act = activation_part(activation)
     att = ATTENTIONS[attention]
     tmod = (lambda c, t: TAM(c, t)) if temporal_module == "tam" else None
     parts = BlockParts(conv_b(conv), act, downsample, tmod, att)
@@ -200,10 +201,6 @@ def _build(num_classes, depth, non_local, conv, activation: str, downsample, tem
         raise ValueError("alpha, beta, width and num_frames must be >= 1")
     return SlowFast(num_classes, depths or {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}[depth], width, alpha, beta,
                     lateral_kernel or {50: 7, 101: 5}[depth], parts, parts, non_local, dropout, num_frames)
-
-
-def _act(name):
-    return activation(name)
 
 
 @register_model("slowfast", 64, SLOWFAST_OPTIONS)
