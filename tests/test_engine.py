@@ -11,7 +11,8 @@ import yaml
 
 from vipar_lib.engine.checkpoint import load_checkpoint, save_atomic
 from vipar_lib.engine.config import ConfigError, config_from_dict, load_config
-from vipar_lib.engine.evaluate import evaluate_run, load_logits
+from vipar_lib.engine.evaluate import evaluate_run
+from vipar_lib.logits import load_logits
 from vipar_lib.engine.runs import read_metrics
 from vipar_lib.engine.train import train
 
@@ -40,7 +41,7 @@ def _params(run):
     ({"data": {"input_type": "flow"}}, r"data.input_type='flow'; allowed: \['rgb', 'diff'\]"),
     ({"model": {"name": "slowfast_r18"}}, "unknown model 'slowfast_r18'"),
     ({"model": {"options": {"conv": "2+1d"}}}, r"option conv='2\+1d' not allowed; allowed: \['3d'"),
-    ({"eval": {"views": ["center", "mirror"]}}, r"unknown view\(s\) \['mirror'\]; allowed: \['center'"),
+    ({"eval": {"views": ["center", "mirror"]}}, r"eval.views\[1\]='mirror'; allowed: \['center'"),
     ({"data": {"augment": {"mixup": True}}}, r"unknown key\(s\) \['data.augment.mixup'\]"),
     ({"train": {"micro_batch": 3}}, "must divide train.batch_size"),
 ])
@@ -114,7 +115,7 @@ def test_ddp_two_processes_match_one_process(synth_root, synth_split, tmp_path):
 
 def _model_like(run):
     from vipar_lib.engine.runs import load_run_config
-    from vipar_lib.engine.train import build_model
+    from vipar_lib.engine.build import build_model
     return build_model(load_run_config(run), 4)
 
 
@@ -161,7 +162,7 @@ def test_evaluation_counts_undecodable_videos_wrong(synth_root, synth_split, tmp
     lf = load_logits(p)
     assert lf.meta["bad_videos"] == ["Missing/v_Missing_g01_c01.avi"]
     assert np.isnan(lf.logits[0]).all() and len(lf.video) == len(lines)
-    from vipar_lib.engine.metrics import predictions
+    from vipar_lib.metrics import predictions
     assert predictions(lf.logits)[0] == -1
 
 

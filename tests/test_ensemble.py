@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from vipar_lib.cli import main
-from vipar_lib.engine.evaluate import LogitsFile, load_logits, save_logits
-from vipar_lib.engine.metrics import mean_class_accuracy, top1
+from vipar_lib.logits import LogitsFile, load_logits, save_logits
+from vipar_lib.metrics import mean_class_accuracy, top1
 from vipar_lib.ensemble import (EnsembleError, combine, greedy_search, score_submission, write_ground_truth,
                                 write_submission)
 

@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from vipar_lib.engine.evaluate import LogitsFile
+from vipar_lib.logits import LogitsFile
 from vipar_lib.report.paper import paper_rows, recipe_members
 from vipar_lib.report.runner import NOTEBOOKS, reproduce
 from vipar_lib.report.tables import compare_table, result_row, style_table

@@ -88,7 +88,8 @@ register("train", _add_train)
 
 @command("evaluate", "evaluate a run under test-time views; writes logits .npz files")
 def cmd_evaluate(a):
-    from .engine.evaluate import evaluate_run, load_logits
+    from .engine.evaluate import evaluate_run
+    from .logits import load_logits
     paths = evaluate_run(a.run_dir, views=a.tta, num_clips=a.clips, interval=a.interval, split=a.split,
                          force=a.force, progress=not a.json)
     rows = []
@@ -121,7 +122,7 @@ register("evaluate", _add_evaluate)
 
 @command("ensemble", "sum pre-softmax logits of several .npz files")
 def cmd_ensemble(a):
-    from .engine.evaluate import save_logits
+    from .logits import save_logits
     from .ensemble import ensemble_files
     lf = ensemble_files(a.files, a.weights)
     if a.out:
@@ -146,7 +147,7 @@ register("ensemble", _add_ensemble)
 
 @command("submit", "write the challenge submission file from a logits .npz")
 def cmd_submit(a):
-    from .engine.evaluate import load_logits
+    from .logits import load_logits
     from .ensemble import write_submission
     print(write_submission(load_logits(a.logits), a.out))
     return 0

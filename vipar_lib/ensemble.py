@@ -1,7 +1,8 @@
 """Ensembles of pre-softmax logits (Table 4), the challenge's submission file and its metric.
 
-* :func:`combine` sums (optionally weighted) logits of several files after matching videos by id;
-  files whose video sets differ are refused, naming what is missing where.
+* :func:`combine` sums (optionally weighted) logits of several files after matching videos by id
+  and classes by name (:func:`vipar_lib.logits.align`); files whose videos, classes, labels or
+  splits differ are refused, naming what differs where.
 * :func:`greedy_search` picks members on one split (validation) and reports them on another
   (test), so nothing is tuned on test: forward selection with replacement (Caruana et al. 2004),
   stopping when the validation mean per-class accuracy no longer improves.
@@ -17,35 +18,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .engine.evaluate import LogitsFile, load_logits
-from .engine.metrics import mean_class_accuracy, top1, topk_mean_class_accuracy
+from .logits import LogitsError, LogitsFile, align, load_logits
+from .metrics import mean_class_accuracy, top1, topk_mean_class_accuracy
 
 __all__ = ["EnsembleError", "combine", "ensemble_files", "greedy_search", "write_submission", "read_ground_truth",
            "score_submission", "write_ground_truth"]
 
 
-class EnsembleError(ValueError):
+class EnsembleError(LogitsError):
     """Logits files that cannot be combined; the message names the files and videos."""
-
-
-def _align(files: Sequence[LogitsFile], names: Sequence[str]):
-    ref = files[0]
-    order = np.argsort(ref.video)
-    ref_ids = ref.video[order]
-    out = [ref.logits[order]]
-    for f, name in zip(files[1:], names[1:]):
-        a, b = set(ref.video.tolist()), set(f.video.tolist())
-        if a != b:
-            only_ref, only_f = sorted(a - b)[:10], sorted(b - a)[:10]
-            raise EnsembleError(f"video sets differ between {names[0]} and {name}: "
-                                f"{len(a - b)} only in the first (e.g. {only_ref}), "
-                                f"{len(b - a)} only in the second (e.g. {only_f})")
-        if f.logits.shape[1] != ref.logits.shape[1]:
-            raise EnsembleError(f"{name} has {f.logits.shape[1]} classes, {names[0]} has {ref.logits.shape[1]}")
-        o = np.argsort(f.video)
-        out.append(f.logits[o])
-    labels = ref.label[order]
-    return ref_ids, labels, out
 
 
 def combine(files: Sequence[LogitsFile], weights: Sequence[float] | None = None,
@@ -57,11 +38,16 @@ def combine(files: Sequence[LogitsFile], weights: Sequence[float] | None = None,
     weights = list(weights) if weights is not None else [1.0] * len(files)
     if len(weights) != len(files):
         raise EnsembleError(f"{len(weights)} weights for {len(files)} files")
-    ids, labels, logits = _align(files, names)
-    total = sum(w * l.astype(np.float64) for w, l in zip(weights, logits))
-    meta = {"members": names, "weights": weights, "classes": files[0].meta.get("classes"),
-            "class_ids": files[0].meta.get("class_ids"), "split": files[0].meta.get("split")}
-    return LogitsFile(ids, labels, total.astype(np.float32), meta)
+    al = _align(files, names)
+    total = sum(w * l.astype(np.float64) for w, l in zip(weights, al.logits))
+    return LogitsFile(al.video, al.label, total.astype(np.float32), {"members": names, "weights": weights, **al.meta})
+
+
+def _align(files, names):
+    try:
+        return align(files, names)
+    except LogitsError as e:
+        raise EnsembleError(str(e)) from None
 
 
 def ensemble_files(paths: Sequence, weights=None) -> LogitsFile:
@@ -78,8 +64,9 @@ def greedy_search(val: dict[str, LogitsFile], test: dict[str, LogitsFile], max_m
     if missing:
         raise EnsembleError(f"members must be evaluated on both splits; unmatched: {missing}")
     names = sorted(val)
-    val_al = {n: _align([val[names[0]], val[n]], [names[0], n])[2][1] for n in names}
-    vids, vlab, _ = _align([val[names[0]]], [names[0]])
+    al = _align([val[n] for n in names], names)
+    val_al = dict(zip(names, al.logits))
+    vlab = al.label
     chosen, steps, total, best = [], [], None, -1.0
     for _ in range(max_members):
         cand = []

@@ -32,7 +32,8 @@ from pathlib import Path
 
 from . import REPO_DIR
 from .engine.config import RunConfig, config_from_dict
-from .engine.evaluate import evaluate_run, load_logits
+from .engine.evaluate import evaluate_run
+from .logits import load_logits
 from .engine.runs import read_metrics
 from .engine.train import train
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SHORT_POLICIES", "clip_span", "clip_indices", "train_clip_indices", "eval_clip_indices"]
+__all__ = ["SHORT_POLICIES", "POSITIONS", "clip_span", "clip_indices", "train_clip_indices", "eval_clip_indices"]
 
 SHORT_POLICIES = ("loop", "pad")
+POSITIONS = ("uniform", "random")
 
 
 def clip_span(clip_len: int, interval: int, extra: int = 0) -> int:
@@ -60,5 +61,5 @@ def eval_clip_indices(num_frames: int, clip_len: int, interval: int, num_clips: 
     elif positions == "random":
         starts = np.random.default_rng(seed).integers(0, last + 1, size=num_clips)
     else:
-        raise ValueError(f"positions={positions!r}; allowed: ('uniform', 'random')")
+        raise ValueError(f"positions={positions!r}; allowed: {POSITIONS}")
     return [clip_indices(num_frames, int(s), clip_len, interval, extra, short_policy) for s in starts]

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CLASSES", "REVERSE_OF", "generate", "render_clip", "write_avi", "MAX_CLASSES"]
+__all__ = ["CLASSES", "REVERSE_OF", "MIRROR_OF", "generate", "render_clip", "write_avi", "MAX_CLASSES"]
 
 SHAPES = ("disk", "square", "triangle", "ring", "cross")
 PALETTE = np.array([[230, 60, 50], [40, 180, 70], [50, 90, 230], [240, 220, 40], [240, 240, 240], [30, 30, 30]],
@@ -53,6 +53,12 @@ REVERSE_OF = {
     # time-symmetric: their reverse is themselves
     "SwingFast": "SwingFast", "SwingSlow": "SwingSlow", "StillDisk": "StillDisk",
     "StillSquare": "StillSquare", "StillTriangle": "StillTriangle", "StillCross": "StillCross",
+}
+# a horizontal mirror: left/right swap and rotations change sense; the rest keep their label
+MIRROR_OF = {c: c for c in CLASSES} | {
+    "MoveLeft": "MoveRight", "MoveRight": "MoveLeft", "SpinClockwise": "SpinCounterClockwise",
+    "SpinCounterClockwise": "SpinClockwise", "OrbitClockwise": "OrbitCounterClockwise",
+    "OrbitCounterClockwise": "OrbitClockwise",
 }
 W, H, FPS = 320, 240, 25
 _YY, _XX = np.mgrid[0:H, 0:W].astype(np.float32)

@@ -37,23 +37,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AugmentConfig", "TTA_VIEWS", "INPUT_TYPES", "ClipTransform", "to_input", "residual_frames"]
+from ..typed import option
+
+__all__ = ["AugmentConfig", "TTA_VIEWS", "INPUT_TYPES", "CONCAT_MODES", "ClipTransform", "to_input", "residual_frames"]
 
 TTA_VIEWS = ("center", "flip", "random_crop", "reverse", "concat_reverse")
 INPUT_TYPES = ("rgb", "diff")
+CONCAT_MODES = ("double", "same")
 MEAN, STD = 0.45, 0.225
 
 
 @dataclass
 class AugmentConfig:
-    multiscale: bool = True
-    scale_range: tuple[float, float] = (0.8, 1.25)
-    corner_crop: bool = True
-    flip: bool = True
-    lighting: float = 0.2
-    contrast: float = 0.2
-    reverse: bool = False
-    intervals: tuple[int, ...] = (1,)
+    """Training augmentations (III.A), each a switch; the ``data.augment`` section of a run config."""
+
+    multiscale: bool = option(True, help="TSN multi-scale crop: a square of side crop*s, s ~ U[scale_range]")
+    scale_range: tuple[float, float] = option((0.8, 1.25), gt=0, help="[lo, hi] with 0 < lo <= hi")
+    corner_crop: bool = option(True, help="crop at one of TSN's five positions")
+    flip: bool = option(True, help="horizontal flip with p=0.5")
+    lighting: float = option(0.2, ge=0, lt=1, help="brightness factor 1 +- lighting")
+    contrast: float = option(0.2, ge=0, lt=1, help="contrast factor 1 +- contrast")
+    reverse: bool = option(False, help="play the clip backwards with p=0.5")
+    intervals: tuple[int, ...] = option((1,), ge=1, help="frame interval drawn per clip")
 
     def __post_init__(self):
         lo, hi = self.scale_range
@@ -107,8 +112,8 @@ class ClipTransform:
             raise ValueError(f"input_type={self.input_type!r}; allowed: {INPUT_TYPES}")
         if self.view is not None and self.view not in TTA_VIEWS:
             raise ValueError(f"view={self.view!r}; allowed: {TTA_VIEWS}")
-        if self.concat_mode not in ("double", "same"):
-            raise ValueError(f"concat_mode={self.concat_mode!r}; allowed: ('double', 'same')")
+        if self.concat_mode not in CONCAT_MODES:
+            raise ValueError(f"concat_mode={self.concat_mode!r}; allowed: {CONCAT_MODES}")
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         # geometry on uint8 (cropping, antialiased resizing, flips, time reversal are cheap there:

@@ -3,15 +3,12 @@
 A video's score is the mean of the **pre-softmax logits** of its K clips (III.C: "take ten
 consecutive times to calculate the average"; "we use the data before Softmax for ensemble").
 
-Logits files (``.npz``) hold ``video`` (ids: the challenge's ``video_<split>_NNNNNNN.avi``
-names), ``label`` (-1 where unknown), ``logits`` float32 [N, C] and ``meta`` (JSON: run,
-model, input type, interval, view, clips, classes, class ids, bad videos). A video that cannot
-be decoded keeps its row, filled with NaN: it counts as wrong and is listed in ``meta``.
+One logits file per view is written to ``run/logits/`` in the format of :mod:`vipar_lib.logits`.
+A video that cannot be decoded keeps its row, filled with NaN: it counts as wrong and is listed
+in ``meta["bad_videos"]``.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,54 +17,12 @@ import torch
 from ..data.dataset import ClipDataset
 from ..data.splits import load_split_dir
 from ..data.transforms import TTA_VIEWS, ClipTransform
+from ..logits import LogitsFile, logits_name, save_logits
+from .build import build_model, select_device
 from .checkpoint import load_checkpoint, resolve_checkpoint
-from .config import augment_config
-from .metrics import mean_class_accuracy, top1
 from .runs import load_run_config
 
-__all__ = ["predict_logits", "evaluate_run", "LogitsFile", "load_logits", "save_logits", "logits_name"]
-
-
-@dataclass
-class LogitsFile:
-    video: np.ndarray      # str ids
-    label: np.ndarray      # int, -1 unknown
-    logits: np.ndarray     # float32 [N, C]
-    meta: dict
-
-    @property
-    def top1(self) -> float:
-        return top1(self.logits, self.label)
-
-    @property
-    def mean_class(self) -> float:
-        return mean_class_accuracy(self.logits, self.label)
-
-
-def save_logits(path, lf: LogitsFile) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, video=np.asarray(lf.video, dtype=str), label=np.asarray(lf.label, dtype=np.int64),
-             logits=np.asarray(lf.logits, dtype=np.float32), meta=np.asarray(json.dumps(lf.meta)))
-    tmp.replace(path)
-    return path
-
-
-def load_logits(path) -> LogitsFile:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: logits file not found")
-    with np.load(path, allow_pickle=False) as z:
-        missing = {"video", "label", "logits", "meta"} - set(z.files)
-        if missing:
-            raise ValueError(f"{path}: not a vipar logits file (missing {sorted(missing)})")
-        return LogitsFile(z["video"].astype(str), z["label"].astype(np.int64), z["logits"].astype(np.float32),
-                          json.loads(str(z["meta"])))
-
-
-def logits_name(split: str, view: str, interval: int, clips: int) -> str:
-    return f"{split}-{view}-i{interval}-k{clips}.npz"
+__all__ = ["predict_logits", "evaluate_run"]
 
 
 @torch.no_grad()
@@ -100,7 +55,6 @@ def predict_logits(model, dataset: ClipDataset, batch_size=16, device="cpu", amp
 def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, positions=None,
                  batch_size=None, force=False, progress=True, device="auto", checkpoint="best") -> list[Path]:
     """Evaluate a run under each view; write and return ``run/logits/*.npz`` (kept if present)."""
-    from .train import build_model, select_device
     run = Path(run)
     cfg = load_run_config(run)
     e = cfg.eval
@@ -124,7 +78,7 @@ def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, pos
             ck_path = run / f"{checkpoint}.pt" if (run / f"{checkpoint}.pt").is_file() else resolve_checkpoint(run)
             model.load_state_dict(load_checkpoint(ck_path)["model"])
             model.to(dev)
-        tr = ClipTransform(crop_size=cfg.data.crop_size, input_type=cfg.data.input_type, augment=augment_config(cfg.data),
+        tr = ClipTransform(crop_size=cfg.data.crop_size, input_type=cfg.data.input_type, augment=cfg.data.augment,
                            view=view, concat_mode=e.concat_mode)
         ds = ClipDataset(entries, cfg.data.video_root, tr, cfg.data.clip_len, train=False,
                          short_side=cfg.data.short_side, interval=interval, num_clips=k, positions=positions,

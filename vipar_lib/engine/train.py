@@ -37,14 +37,14 @@ import yaml
 from ..data.dataset import ClipDataset
 from ..data.splits import load_split_dir
 from ..data.transforms import ClipTransform
-from ..models import create_model
+from ..metrics import mean_class_accuracy, top1
 from ..models.info import count_params
+from .build import build_model, select_device
 from .checkpoint import load_checkpoint, save_atomic, warm_start
-from .config import RunConfig, augment_config
-from .metrics import mean_class_accuracy, top1
+from .config import RunConfig
 from .runs import is_finished, run_dir, write_metrics, write_text_atomic
 
-__all__ = ["train", "build_model", "select_device", "Dist"]
+__all__ = ["train", "Dist"]
 
 log = logging.getLogger("vipar.train")
 
@@ -69,23 +69,9 @@ def _dist_setup(device: torch.device) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size())
 
 
-def select_device(name: str) -> torch.device:
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise RuntimeError("train.device=cuda but CUDA is not available")
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        return torch.device("cuda", local)
-    return torch.device("cpu")
-
-
-def build_model(cfg: RunConfig, num_classes: int) -> torch.nn.Module:
-    return create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
-
-
 def _transform(cfg: RunConfig, view=None) -> ClipTransform:
     return ClipTransform(crop_size=cfg.data.crop_size, input_type=cfg.data.input_type,
-                         augment=augment_config(cfg.data), view=view, concat_mode=cfg.eval.concat_mode)
+                         augment=cfg.data.augment, view=view, concat_mode=cfg.eval.concat_mode)
 
 
 def _steps(n: int, batch: int, micro: int, seed: int, epoch: int):

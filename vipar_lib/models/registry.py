@@ -2,6 +2,8 @@
 
 ``create_model(name, num_classes=101, **options)`` checks every option against the variant's
 declaration and raises :class:`ModelOptionError` naming the option and the allowed values.
+The registry knows nothing of the variants: each variant module registers its functions with
+:func:`register_model`, and ``vipar_lib.models`` imports the variant modules (as timm does).
 """
 from __future__ import annotations
 
@@ -66,17 +68,11 @@ def register_model(family: str, default_frames: int, options: dict[str, Option],
     return deco
 
 
-def _load_all():
-    from . import baselines, slowfast, tsm  # noqa: F401  (registration side effects)
-
-
 def list_models() -> list[str]:
-    _load_all()
     return sorted(_REGISTRY)
 
 
 def model_spec(name: str) -> ModelSpec:
-    _load_all()
     if name not in _REGISTRY:
         raise ModelOptionError(f"unknown model {name!r}; registered: {sorted(_REGISTRY)}")
     return _REGISTRY[name]

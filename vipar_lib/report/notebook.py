@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.metrics import confusion_matrix, predictions
+from ..metrics import confusion_matrix, predictions
 from . import figures as F
 from .tables import style_table
 
@@ -114,12 +114,9 @@ def rgb_residual_figure(study, n_clips: int = 3):
 def synthetic_classes(study):
     if not study.synthetic:
         return None
-    from ..data.synth import REVERSE_OF
+    from ..data.synth import MIRROR_OF, REVERSE_OF
     sp = study.prepare()["split"]
-    flip = {"MoveLeft": "MoveRight", "MoveRight": "MoveLeft", "SpinClockwise": "SpinCounterClockwise",
-            "SpinCounterClockwise": "SpinClockwise", "OrbitClockwise": "OrbitCounterClockwise",
-            "OrbitCounterClockwise": "OrbitClockwise"}
-    rows = [{"class": c, "played backwards it is": REVERSE_OF[c], "mirrored it is": flip.get(c, c)} for c in sp.classes]
+    rows = [{"class": c, "played backwards it is": REVERSE_OF[c], "mirrored it is": MIRROR_OF[c]} for c in sp.classes]
     _md("The synthetic classes are motions. Playing a clip backwards or mirroring it changes the label of some "
         "classes: those views are **not label-preserving** for them (see Table 3's notebook).")
     return pd.DataFrame(rows).set_index("class")
@@ -162,12 +159,11 @@ def label_preservation(study, logits: dict):
     if not study.synthetic:
         _md("Label preservation per class is known only for the synthetic data.")
         return None
-    from ..data.synth import REVERSE_OF
+    from ..data.synth import MIRROR_OF, REVERSE_OF
     from .paper import paper_rows
     sp = study.prepare()["split"]
-    mirror = {"MoveLeft", "MoveRight", "SpinClockwise", "SpinCounterClockwise", "OrbitClockwise", "OrbitCounterClockwise"}
     reverse_changes = {i for i, c in enumerate(sp.classes) if REVERSE_OF[c] != c}
-    flip_changes = {i for i, c in enumerate(sp.classes) if c in mirror}
+    flip_changes = {i for i, c in enumerate(sp.classes) if MIRROR_OF[c] != c}
     rows = []
     for r in paper_rows("table3"):
         lf = logits[r["id"]]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..engine.evaluate import LogitsFile
-from ..engine.metrics import mean_class_accuracy, predictions, top1
+from ..logits import LogitsFile, align
+from ..metrics import bootstrap_mean, mean_class_accuracy, paired_difference as _paired, predictions, top1
 
 __all__ = ["result_row", "paired_difference", "compare_table", "style_table", "SYNTHETIC_BANNER"]
 
@@ -21,29 +21,14 @@ SYNTHETIC_BANNER = ("These numbers come from SYNTHETIC data (profile {profile}).
                     "direction of effects on a toy problem; they are not a reproduction of the paper's UCF101 results.")
 
 
-def _align(a: LogitsFile, b: LogitsFile):
-    ia, ib = np.argsort(a.video), np.argsort(b.video)
-    if not np.array_equal(a.video[ia], b.video[ib]):
-        raise ValueError("the two logits files hold different videos")
-    return a.logits[ia], b.logits[ib], a.label[ia]
-
-
 def bootstrap_acc(lf: LogitsFile, n: int = 1000, seed: int = 0):
-    correct = (predictions(lf.logits) == lf.label).astype(float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(correct), (n, len(correct)))
-    vals = correct[idx].mean(1)
-    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+    return bootstrap_mean(predictions(lf.logits) == lf.label, n, seed)
 
 
 def paired_difference(lf: LogitsFile, ref: LogitsFile, n: int = 1000, seed: int = 0):
     """Top-1 of ``lf`` minus ``ref`` and its paired 95% bootstrap interval (same resampled videos)."""
-    la, lb, y = _align(lf, ref)
-    d = (predictions(la) == y).astype(float) - (predictions(lb) == y).astype(float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(d), (n, len(d)))
-    vals = d[idx].mean(1)
-    return float(d.mean()), float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+    al = align([lf, ref])
+    return _paired(al.logits[0], al.logits[1], al.label, n, seed)
 
 
 def result_row(row_id: str, method: str, paper_acc: float | None, lf: LogitsFile | None, params: int | None = None,

@@ -1,0 +1,105 @@
+"""Accuracy metrics and their intervals, on plain arrays (numpy only).
+
+The challenge ranks by **mean per-class accuracy** (top-1 averaged over classes). A row of NaN
+logits is a video that could not be decoded: it predicts nothing and counts as wrong.
+
+Intervals are percentile bootstraps over videos; :func:`paired_difference` resamples the same
+videos for both members of a pair, so the interval is that of the *difference*.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["predictions", "top1", "topk_accuracy", "per_class_accuracy", "mean_class_accuracy",
+           "topk_mean_class_accuracy", "confusion_matrix", "bootstrap_ci", "bootstrap_mean",
+           "paired_difference"]
+
+
+def predictions(logits: np.ndarray) -> np.ndarray:
+    """argmax per row; rows holding NaN (videos that could not be decoded) predict -1 (always wrong)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    pred = np.argmax(np.nan_to_num(logits, nan=-np.inf), axis=1)
+    pred[np.isnan(logits).any(axis=1)] = -1
+    return pred
+
+
+def top1(logits, labels) -> float:
+    labels = np.asarray(labels)
+    return float(np.mean(predictions(logits) == labels)) if len(labels) else float("nan")
+
+
+def topk_accuracy(logits, labels, k: int) -> float:
+    """Fraction of videos whose label is among the ``k`` highest scores (NaN rows count wrong)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels)
+    if not len(labels):
+        return float("nan")
+    scores = np.nan_to_num(logits, nan=-np.inf)
+    top = np.argpartition(-scores, kth=min(k, scores.shape[1]) - 1, axis=1)[:, :k]
+    hit = (top == labels[:, None]).any(1) & ~np.isnan(logits).any(1)
+    return float(hit.mean())
+
+
+def per_class_accuracy(pred, labels, num_classes: int | None = None) -> np.ndarray:
+    """Recall of each class present in ``labels`` (NaN for classes without videos)."""
+    pred, labels = np.asarray(pred), np.asarray(labels)
+    c = num_classes or (int(labels.max()) + 1 if len(labels) else 0)
+    out = np.full(c, np.nan)
+    valid = labels >= 0
+    hits = np.bincount(labels[valid], weights=(pred[valid] == labels[valid]), minlength=c)[:c]
+    counts = np.bincount(labels[valid], minlength=c)[:c]
+    has = counts > 0
+    out[has] = hits[has] / counts[has]
+    return out
+
+
+def mean_class_accuracy(logits, labels) -> float:
+    """The challenge metric: the mean over classes of per-class top-1 accuracy."""
+    acc = per_class_accuracy(predictions(logits), labels, np.asarray(logits).shape[1])
+    return float(np.nanmean(acc)) if np.isfinite(acc).any() else float("nan")
+
+
+def topk_mean_class_accuracy(ranked: np.ndarray, labels, k: int) -> float:
+    """``ranked`` (N, >=k) class predictions, best first: mean over classes of top-k hits."""
+    labels = np.asarray(labels)
+    hit = (np.asarray(ranked)[:, :k] == labels[:, None]).any(1)
+    accs = [hit[labels == c].mean() for c in np.unique(labels)]
+    return float(np.mean(accs)) if accs else float("nan")
+
+
+def confusion_matrix(logits, labels, num_classes: int) -> np.ndarray:
+    """Counts ``[true, predicted]``; undecodable videos (prediction -1) are left out."""
+    pred, labels = predictions(logits), np.asarray(labels)
+    ok = (pred >= 0) & (labels >= 0)
+    return np.bincount(labels[ok] * num_classes + pred[ok], minlength=num_classes * num_classes
+                       ).reshape(num_classes, num_classes)
+
+
+def bootstrap_ci(logits, labels, metric=top1, n: int = 1000, seed: int = 0, alpha: float = 0.05):
+    """Percentile bootstrap over videos of any ``metric(logits, labels)``: (low, high) at 1-alpha."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n):
+        i = rng.integers(0, len(labels), len(labels))
+        vals.append(metric(logits[i], labels[i]))
+    return float(np.nanpercentile(vals, 100 * alpha / 2)), float(np.nanpercentile(vals, 100 * (1 - alpha / 2)))
+
+
+def bootstrap_mean(values, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-video ``values`` (e.g. 0/1 correctness)."""
+    v = np.asarray(values, dtype=np.float64)
+    if not len(v):
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, len(v), (n, len(v)))
+    means = v[idx].mean(1)
+    return float(np.percentile(means, 100 * alpha / 2)), float(np.percentile(means, 100 * (1 - alpha / 2)))
+
+
+def paired_difference(logits_a, logits_b, labels, n: int = 1000, seed: int = 0,
+                      alpha: float = 0.05) -> tuple[float, float, float]:
+    """Top-1 of ``a`` minus ``b`` on the same videos, and its paired percentile-bootstrap interval."""
+    labels = np.asarray(labels)
+    d = (predictions(logits_a) == labels).astype(float) - (predictions(logits_b) == labels).astype(float)
+    lo, hi = bootstrap_mean(d, n, seed, alpha)
+    return float(d.mean()), lo, hi
