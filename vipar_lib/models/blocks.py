@@ -17,10 +17,18 @@ Conv builders (the 3x3 "conv b" of a bottleneck) — ``CONV_BUILDERS``:
   spatial kernel — ``1x3x3 + 1x3x1 + 1x1x3`` branches, each with BN, summed. The row's name
   ("3*3 + 3*1 + 1*3") fits this reading literally.
 
-Other parts: :class:`NonLocal` (PySlowFast's embedded-Gaussian "softmax" instantiation),
-:class:`SqueezeExcite` (SE, r=16), :class:`STAttention` (CBAM-style channel then spatio-temporal
-attention; the paper names "spatio-temporal attention" only), :class:`TAM` (TANet's temporal
-adaptive module).
+  **One more BN than ACNet.** A bottleneck puts its own BN after conv b (PySlowFast's
+  ``BottleneckTransform``), and ``tri``/``acnet`` keep it: the summed, individually normalised
+  branches pass through that BN before the activation. ACNet's block has no BN after the sum
+  (``act(bn_a(conv_a x) + bn_b(conv_b x) + bn_c(conv_c x))``), so ``acnet`` here is ACNet's
+  branch structure inside a PySlowFast bottleneck, not ACNet's block verbatim.
+
+Other parts: :class:`NonLocal` (PySlowFast's embedded-Gaussian "softmax" instantiation, or the
+DeepBlue release's AlexHex7 variant), :class:`SqueezeExcite` (SE, r=16), :class:`STAttention`
+(CBAM-style channel then spatio-temporal attention; the paper names "spatio-temporal attention"
+only), :class:`TAM` (TANet's temporal adaptive module), :class:`ParallelSum` (parallel branches
+summed) and the downsampling convolutions ``DOWNSAMPLERS`` (a strided conv, or the release's
+"POOL": a stride-1 conv followed by a max-pool of the conv's kernel, stride and padding).
 """
 from __future__ import annotations
 
@@ -30,8 +38,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["init_conv_weights", "ACTIVATIONS", "CONV_BUILDERS", "ATTENTIONS", "activation", "conv_b", "Conv2Plus1D",
-           "BranchSum", "NonLocal", "SqueezeExcite", "STAttention", "TAM", "ConvBuilder"]
+__all__ = ["init_conv_weights", "ACTIVATIONS", "CONV_BUILDERS", "ATTENTIONS", "DOWNSAMPLERS", "activation", "conv_b",
+           "Conv2Plus1D", "BranchSum", "ParallelSum", "NonLocal", "SqueezeExcite", "STAttention", "TAM", "ConvBuilder",
+           "strided_conv", "conv_then_pool"]
 
 ConvBuilder = Callable[..., nn.Module]
 ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "elu": lambda: nn.ELU(inplace=True)}
@@ -85,6 +94,46 @@ class BranchSum(nn.Module):
         return out
 
 
+class ParallelSum(nn.Module):
+    """Parallel branches applied to the same input, outputs summed (no normalisation of its own).
+
+    ::
+
+        x ─┬─> branch 0 ─┐
+           ├─> branch 1 ─┼─(+)─> y
+           └─> ...     ──┘
+    """
+
+    def __init__(self, *branches: nn.Module):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        out = self.branches[0](x)
+        for b in self.branches[1:]:
+            out = out + b(x)
+        return out
+
+
+def strided_conv(cin: int, cout: int, kernel, stride, padding) -> nn.Module:
+    """A bias-free conv that downsamples by its own stride (r1c7/SlowFastNetworks ``lib/slowfastnet.py``)."""
+    return nn.Conv3d(cin, cout, kernel, stride, padding, bias=False)
+
+
+def conv_then_pool(cin: int, cout: int, kernel, stride, padding) -> nn.Module:
+    """The DeepBlue release's "POOL": a stride-1 conv, then a max-pool with the conv's kernel, stride and padding.
+
+    xdw1995/123 ``libb/slowfastnet.py``:31-33 (conv b), :98-99 (fast stem), :128-135 (laterals),
+    :137-138 (slow stem), :238-246 and :257-265 (shortcuts: a kernel-1 max-pool, which subsamples
+    exactly as the strided 1x1 conv it replaces). The pool is there at stride 1 too (every conv b
+    of the release has its ``1x3x3`` max-pool, so a stride-1 block max-filters its features).
+    """
+    return nn.Sequential(nn.Conv3d(cin, cout, kernel, 1, padding, bias=False), nn.MaxPool3d(kernel, stride, padding))
+
+
+DOWNSAMPLERS = {"stride": strided_conv, "pool": conv_then_pool}
+
+
 def conv_b(kind: str) -> ConvBuilder:
     """Builder ``(cin, cout, stride, act, groups) -> Module`` for a bottleneck's spatial conv."""
     if kind == "3d":
@@ -102,28 +151,44 @@ CONV_BUILDERS = ("3d", "2plus1d", "tri", "acnet")
 
 
 class NonLocal(nn.Module):
-    """Non-local block (Wang et al. 2018), PySlowFast's ``softmax`` instantiation.
+    """Non-local block (Wang et al. 2018), embedded-Gaussian ("softmax") instantiation.
 
-    theta/phi/g are 1x1x1 convs to ``dim/2`` channels, phi and g max-pooled by ``1x2x2`` as in
-    PySlowFast's configs, affinity scaled by ``dim_inner**-0.5``, output conv + BN whose weight
-    starts at zero so an inserted block starts as the identity.
+    theta/phi/g are 1x1x1 convs (with bias) to ``dim/2`` channels, the affinity is softmax-normalised,
+    the output conv (with bias) + BN is added to the input; the BN's weight (and bias) start at
+    zero, so an inserted block starts as the identity. Keys and values are max-pooled by
+    ``pool`` (kernel = stride), rounding down as PySlowFast's ``nn.MaxPool3d`` does (facebookresearch/
+    SlowFast ``slowfast/models/nonlocal_helper.py``, ``Nonlocal._construct_nonlocal``): a 7x7 map
+    pools to 3x3.
+
+    Two instantiations differ in two details (not in parameters):
+
+    * PySlowFast (``scaled=True, pool_first=True``, the default): the input is pooled before the
+      phi/g convs and the affinity is scaled by ``dim_inner**-0.5`` before the softmax;
+    * the DeepBlue release (``scaled=False, pool_first=False``): AlexHex7's block, xdw1995/123
+      ``libb/non_local.py``:8-87 — phi/g are pooled after their convs (:61-62) and the affinity is not
+      scaled (:78-79).
     """
 
-    def __init__(self, dim: int, pool=(1, 2, 2)):
+    def __init__(self, dim: int, pool=(1, 2, 2), scaled: bool = True, pool_first: bool = True):
         super().__init__()
         inner = max(1, dim // 2)
         self.theta, self.phi, self.g = (nn.Conv3d(dim, inner, 1) for _ in range(3))
-        self.pool = nn.MaxPool3d(pool, pool, ceil_mode=True) if pool else nn.Identity()
+        self.pool = nn.MaxPool3d(pool, pool) if pool else nn.Identity()
+        self.pool_first = pool_first
         self.out = nn.Conv3d(inner, dim, 1)
         self.bn = nn.BatchNorm3d(dim)
         nn.init.zeros_(self.bn.weight)
-        self.scale = inner ** -0.5
+        nn.init.zeros_(self.bn.bias)
+        self.scale = inner ** -0.5 if scaled else 1.0
 
     def forward(self, x):
         n, _, t, h, w = x.shape
         q = self.theta(x).flatten(2)                       # N, Ci, THW
-        k = self.phi(self.pool(x)).flatten(2)              # N, Ci, T'H'W'
-        v = self.g(self.pool(x)).flatten(2)
+        if self.pool_first:
+            pooled = self.pool(x)
+            k, v = self.phi(pooled).flatten(2), self.g(pooled).flatten(2)    # N, Ci, T'H'W'
+        else:
+            k, v = self.pool(self.phi(x)).flatten(2), self.pool(self.g(x)).flatten(2)
         att = torch.softmax(torch.einsum("nci,ncj->nij", q, k) * self.scale, dim=-1)
         y = torch.einsum("nij,ncj->nci", att, v).reshape(n, -1, t, h, w)
         return x + self.bn(self.out(y))

@@ -1,7 +1,9 @@
 """Model registry: small named variant functions with declared, validated options (as timm does).
 
 ``create_model(name, num_classes=101, **options)`` checks every option against the variant's
-declaration and raises :class:`ModelOptionError` naming the option and the allowed values.
+declaration (choices, types, numeric ranges) and the variant's combination check, and raises
+:class:`ModelOptionError` naming the option and the allowed values. ``resolve_options`` runs the
+same checks without building (config validation uses it).
 The registry knows nothing of the variants: each variant module registers its functions with
 :func:`register_model`, and ``vipar_lib.models`` imports the variant modules (as timm does).
 """
@@ -22,10 +24,35 @@ class ModelOptionError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
+    """A declared model option: its default and what it accepts.
+
+    ``choices`` lists the allowed values; otherwise ``kind`` names the allowed type(s). Numeric
+    options carry a range (``ge``/``gt``/``le``/``lt``, any combination); a tuple option (e.g.
+    ``depths``) applies the range to each of its items and may fix its ``length``. An ``int``
+    given for a ``float`` option is accepted as a float (YAML writes ``dropout: 0``).
+    """
+
     default: Any
     choices: tuple | None = None     # allowed values, or None
     kind: type | tuple | None = None  # allowed type(s) when not a choice
     help: str = ""
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    length: int | None = None        # for tuple options: the number of items
+
+    def range_text(self) -> str:
+        parts = [f"{op} {v}" for op, v in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+                 if v is not None]
+        return " and ".join(parts)
+
+    def has_range(self) -> bool:
+        return any(v is not None for v in (self.ge, self.gt, self.le, self.lt))
+
+    def _in_range(self, x) -> bool:
+        return ((self.ge is None or x >= self.ge) and (self.gt is None or x > self.gt)
+                and (self.le is None or x <= self.le) and (self.lt is None or x < self.lt))
 
     def check(self, model: str, name: str, value):
         if self.choices is not None:
@@ -33,17 +60,35 @@ class Option:
                 raise ModelOptionError(f"{model}: option {name}={value!r} not allowed; allowed: {list(self.choices)}")
             return value
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        if self.kind is not None:
-            if bool in kinds and not int in kinds and not isinstance(value, bool):
-                raise ModelOptionError(f"{model}: option {name}={value!r} must be true or false")
-            if isinstance(value, list) and tuple in kinds:
-                value = tuple(value)
-            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-                names = "/".join(k.__name__ for k in kinds)
-                raise ModelOptionError(f"{model}: option {name}={value!r} must be {names}")
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-                raise ModelOptionError(f"{model}: option {name}={value!r} must be >= 0")
+        if self.kind is None:
+            return value
+        if bool in kinds and int not in kinds and not isinstance(value, bool):
+            raise ModelOptionError(f"{model}: option {name}={value!r} must be true or false")
+        if isinstance(value, list) and tuple in kinds:
+            value = tuple(value)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = "/".join(k.__name__ for k in kinds)
+            raise ModelOptionError(f"{model}: option {name}={value!r} must be {names}")
+        if isinstance(value, tuple):
+            if self.length is not None and len(value) != self.length:
+                raise ModelOptionError(f"{model}: option {name}={list(value)!r} must have {self.length} items")
+            bad = [x for x in value if isinstance(x, bool) or not isinstance(x, int) or not self._in_range(x)]
+            if bad:
+                rng = f" {self.range_text()}" if self.has_range() else ""
+                raise ModelOptionError(f"{model}: option {name}={list(value)!r} out of range; "
+                                       f"allowed: integers{rng}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and not self._in_range(value):
+            raise ModelOptionError(f"{model}: option {name}={value!r} out of range; allowed: {self.range_text()}")
         return value
+
+    def is_numeric(self) -> bool:
+        """A numeric (or tuple-of-numbers) option, which must declare a range."""
+        if self.choices is not None or self.kind is None:
+            return False
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        return any(k in (int, float, tuple) for k in kinds) and bool not in kinds
 
 
 @dataclass
@@ -55,15 +100,23 @@ class ModelSpec:
     default_frames: int
     description: str = ""
     tags: dict = field(default_factory=dict)
+    check: Callable[[str, dict], None] | None = None   # (model name, resolved options) -> raises ModelOptionError
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(family: str, default_frames: int, options: dict[str, Option], description: str = ""):
+def register_model(family: str, default_frames: int, options: dict[str, Option], description: str = "",
+                   check: Callable[[str, dict], None] | None = None):
+    """Register a variant. ``check(name, options)`` refuses option combinations (one ``ModelOptionError``
+    naming the option), e.g. an option that would build the same network at the given depth."""
+    unranged = sorted(k for k, o in options.items() if o.is_numeric() and not o.has_range())
+    if unranged:
+        raise TypeError(f"numeric model options need a range (ge/gt/le/lt): {unranged}")
+
     def deco(fn):
         _REGISTRY[fn.__name__] = ModelSpec(fn.__name__, fn, options, family, default_frames,
-                                           description or (fn.__doc__ or "").strip().splitlines()[0])
+                                           description or (fn.__doc__ or "").strip().splitlines()[0], check=check)
         return fn
     return deco
 
@@ -90,6 +143,8 @@ def resolve_options(name: str, options: dict) -> dict:
     out = {k: o.default for k, o in spec.options.items()}
     for k, v in options.items():
         out[k] = spec.options[k].check(name, k, v)
+    if spec.check is not None:
+        spec.check(name, out)
     return out
 
 

@@ -1,11 +1,21 @@
-"""SlowFast 3D ResNet-50/101 (Feichtenhofer et al. 2019) with the DeepBlue report's Table-1 parts.
+"""SlowFast 3D ResNet-50/101 (Feichtenhofer et al. 2019) with the DeepBlue report's Table-1 parts (text reading).
 
-Structure follows PySlowFast's ``SlowFast`` (SLOWFAST_8x8_R50 / SLOWFAST_16x8_R101) and
-pytorchvideo's ``create_slowfast``:
+This is the *text reading*: the paper's words on PySlowFast's SlowFast. The network the authors
+released (r1c7/SlowFastNetworks, modified) is :mod:`.slowfast_release`.
+
+Structure follows PySlowFast's ``SlowFast`` and pytorchvideo's ``create_slowfast``:
+``slowfast_r50`` has the structure of ``configs/Kinetics/SLOWFAST_8x8_R50.yaml``;
+``slowfast_r101`` that of ``configs/Kinetics/c2/SLOWFAST_8x8_R101_101_101.yaml`` (fusion kernel 5,
+a temporal kernel in conv a of *every* res4 block), **not** ``SLOWFAST_16x8_R101_50_50.yaml``,
+whose ``NUM_BLOCK_TEMP_KERNEL: [[3,3],[4,4],[6,6],[3,3]]`` gives only the first 6 of the 23 res4
+blocks a temporal kernel (the other 17 have ``1x1x1`` conv a); ``layout=50_50`` builds that one.
+In both, alpha and the frame count are ours (below), not the configs'.
 
 * stems: slow ``1x7x7`` conv -> 64, fast ``5x7x7`` -> 64/beta (beta = 8), BN, act, ``1x3x3`` max-pool;
 * bottlenecks: "conv a" ``tx1x1`` (temporal kernel per stage: slow 1,1,3,3 — fast 3,3,3,3),
-  "conv b" ``1x3x3`` (stride here), "conv c" ``1x1x1``; BN after each; final BN zero-initialised;
+  "conv b" ``1x3x3`` (stride here), "conv c" ``1x1x1``; BN after each; final BN zero-initialised
+  (with ``conv=tri``/``acnet`` the summed, individually normalised branches still pass through
+  the BN after conv b — one BN more than ACNet's block, see :mod:`.blocks`);
 * lateral fusion after the stem and res2–res4: fast -> ``2*C_fast`` channels with a
   ``kx1x1`` conv of temporal stride alpha (k = 7 for R50, 5 for R101), BN, act; concatenated
   into the slow pathway;
@@ -18,8 +28,9 @@ consecutive frames we use **alpha = 8**: fast 64, slow 8 frames, the same slow r
 SLOWFAST_8x8 (8 frames) at the fast pathway's full frame rate.
 
 **Table-1 options** (each independent): ``non_local`` (PySlowFast placement: slow pathway,
-res3 blocks 1 and 3, res4 blocks 1, 3 and 5, 0-based), ``conv`` (``3d``/``2plus1d``/``tri``/
-``acnet``, see :mod:`.blocks`), ``activation`` (``relu``/``elu``), ``downsample``:
+res3 blocks 1 and 3, res4 blocks 1, 3 and 5, 0-based; a stage too short for any of them — a
+one-block demo stage — gets one non-local block after its last block, so the option always acts),
+``conv`` (``3d``/``2plus1d``/``tri``/``acnet``, see :mod:`.blocks`), ``activation`` (``relu``/``elu``), ``downsample``:
 ``conv`` (strided conv b and shortcut) or ``pool`` ("replace all the downsampling convolution
 layers with max-pooling layers": stride-1 convs behind a ``1x3x3``/stride-2 max-pool in both
 the residual branch and the shortcut of res3–res5; the stem and the laterals are unchanged),
@@ -36,7 +47,7 @@ import torch.nn as nn
 
 from .blocks import ATTENTIONS, CONV_BUILDERS, TAM, NonLocal, conv_b
 from .blocks import activation as activation_part  # the option named `activation` shadows the builder
-from .registry import Option, register_model
+from .registry import ModelOptionError, Option, register_model
 
 __all__ = ["BlockParts", "Bottleneck", "SlowFast", "slowfast_r50", "slowfast_r101", "pack_pathways"]
 
@@ -80,13 +91,33 @@ class Bottleneck(nn.Module):
         return self.out_act(y + (x if self.shortcut is None else self.shortcut(x)))
 
 
-def _stage(cin, cout, inner, n_blocks, tk, stride, parts, frames, nonlocal_idx=()):
+def _stage(cin, cout, inner, n_blocks, tk, stride, parts, frames, nonlocal_idx=(), temporal_blocks=None):
+    """``temporal_blocks``: how many leading blocks get conv a's temporal kernel ``tk`` (the rest ``1``); None: all."""
     layers = []
     for i in range(n_blocks):
-        layers.append(Bottleneck(cin if i == 0 else cout, cout, inner, tk, stride if i == 0 else 1, parts, frames))
+        k = tk if temporal_blocks is None or i < temporal_blocks else 1
+        layers.append(Bottleneck(cin if i == 0 else cout, cout, inner, k, stride if i == 0 else 1, parts, frames))
         if i in nonlocal_idx:
             layers.append(NonLocal(cout))
     return nn.Sequential(*layers)
+
+
+NONLOCAL_BLOCKS = ((), (1, 3), (1, 3, 5), ())      # PySlowFast SLOWFAST_NLN_8x8_R50: res3 1,3; res4 1,3,5
+R101_50_50_TEMPORAL_BLOCKS = (3, 4, 6, 3)            # SLOWFAST_16x8_R101_50_50 NUM_BLOCK_TEMP_KERNEL
+
+
+def nonlocal_places(depths, places=NONLOCAL_BLOCKS) -> tuple[tuple[int, ...], ...]:
+    """Block indices after which a stage gets a non-local block.
+
+    PySlowFast's indices where the stage has them; a stage that should have some but is too
+    short for any (a one-block demo stage) gets one after its last block, so ``non_local=True``
+    never builds the network without it.
+    """
+    out = []
+    for n, want in zip(depths, places):
+        have = tuple(i for i in want if i < n)
+        out.append(have if have or not want else (n - 1,))
+    return tuple(out)
 
 
 class Lateral(nn.Sequential):
@@ -109,7 +140,7 @@ class SlowFast(nn.Module):
 
     def __init__(self, num_classes, depths=(3, 4, 6, 3), width=64, alpha=8, beta=8, lateral_kernel=7,
                  parts_slow: BlockParts | None = None, parts_fast: BlockParts | None = None,
-                 non_local=False, dropout=0.5, num_frames=64, in_channels=3, stem_act=None):
+                 non_local=False, dropout=0.5, num_frames=64, in_channels=3, stem_act=None, temporal_blocks=None):
         super().__init__()
         self.alpha = alpha
         act = stem_act or parts_slow.act
@@ -118,7 +149,8 @@ class SlowFast(nn.Module):
                                        nn.BatchNorm3d(width), act(), nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)))
         self.stem_fast = nn.Sequential(nn.Conv3d(in_channels, wf, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False),
                                        nn.BatchNorm3d(wf), act(), nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)))
-        nl = ((), (1, 3), (1, 3, 5), ()) if non_local else ((), (), (), ())
+        nl = nonlocal_places(depths) if non_local else ((),) * len(depths)
+        tb = temporal_blocks or (None,) * len(depths)
         tk_slow, tk_fast = (1, 1, 3, 3), (3, 3, 3, 3)
         t_slow, t_fast = max(1, num_frames // alpha), num_frames
         self.laterals = nn.ModuleList([Lateral(wf, alpha, lateral_kernel, act)])
@@ -129,8 +161,9 @@ class SlowFast(nn.Module):
             out_f, inner_f = wf * 4 * 2 ** i, wf * 2 ** i
             stride = 1 if i == 0 else 2
             self.slow.append(_stage(c_slow + 2 * c_fast, out_s, inner_s, n, tk_slow[i], stride, parts_slow,
-                                    t_slow, nl[i]))
-            self.fast.append(_stage(c_fast, out_f, inner_f, n, tk_fast[i], stride, parts_fast, t_fast))
+                                    t_slow, nl[i], tb[i]))
+            self.fast.append(_stage(c_fast, out_f, inner_f, n, tk_fast[i], stride, parts_fast, t_fast,
+                                    temporal_blocks=tb[i]))
             c_slow, c_fast = out_s, out_f
             if i < len(depths) - 1:
                 self.laterals.append(Lateral(c_fast, alpha, lateral_kernel, act))
@@ -175,41 +208,58 @@ def _init(model: nn.Module):
 
 
 SLOWFAST_OPTIONS = {
-    "non_local": Option(False, kind=bool, help="non-local blocks in the slow pathway (res3: 1,3; res4: 1,3,5)"),
-    "conv": Option("3d", choices=CONV_BUILDERS, help="conv b: 3d | 2plus1d | tri (3x3x3+3x1x1+1x3x3) | acnet (1x3x3+1x3x1+1x1x3)"),
+    "non_local": Option(False, kind=bool, help="non-local blocks in the slow pathway (res3: 1,3; res4: 1,3,5; "
+                                               "a too-short stage: after its last block)"),
+    "conv": Option("3d", choices=CONV_BUILDERS,
+                   help="conv b: 3d | 2plus1d | tri (3x3x3+3x1x1+1x3x3) | acnet (1x3x3+1x3x1+1x1x3)"),
     "activation": Option("relu", choices=("relu", "elu")),
     "downsample": Option("conv", choices=("conv", "pool"), help="pool: max-pooling replaces strided convs"),
     "temporal_module": Option("none", choices=("none", "tam")),
     "attention": Option("none", choices=tuple(ATTENTIONS)),
-    "alpha": Option(8, kind=int, help="slow pathway takes every alpha-th frame"),
-    "beta": Option(8, kind=int, help="fast pathway has 1/beta of the slow channels (8 in the paper)"),
-    "width": Option(64, kind=int, help="slow stem width (64 in the paper); stages are 4x,8x,16x,32x"),
-    "depths": Option(None, kind=(tuple, type(None)), help="blocks per stage, e.g. [1,1,1,1] for a tiny model"),
-    "dropout": Option(0.5, kind=float),
-    "num_frames": Option(64, kind=int, help="fast-pathway frames (used by TAM)"),
-    "lateral_kernel": Option(None, kind=(int, type(None)), help="default 7 (R50) / 5 (R101)"),
+    "alpha": Option(8, kind=int, ge=1, help="slow pathway takes every alpha-th frame"),
+    "beta": Option(8, kind=int, ge=1, help="fast pathway has 1/beta of the slow channels (8 in the paper)"),
+    "width": Option(64, kind=int, ge=1, help="slow stem width (64 in the paper); stages are 4x,8x,16x,32x"),
+    "depths": Option(None, kind=(tuple, type(None)), ge=1, length=4,
+                     help="blocks per stage, e.g. [1,1,1,1] for a tiny model"),
+    "dropout": Option(0.5, kind=float, ge=0, lt=1),
+    "num_frames": Option(64, kind=int, ge=1, help="fast-pathway frames (used by TAM)"),
+    "lateral_kernel": Option(None, kind=(int, type(None)), ge=1, help="default 7 (R50) / 5 (R101)"),
 }
+R101_OPTIONS = {**SLOWFAST_OPTIONS, "layout": Option("101_101", choices=("101_101", "50_50"), help=(
+    "101_101: temporal kernel in every block (SLOWFAST_8x8_R101_101_101); 50_50: only in the first "
+    "3,4,6,3 blocks of res2-res5 (SLOWFAST_16x8_R101_50_50)"))}
 
 
 def _build(num_classes, depth, non_local, conv, activation: str, downsample, temporal_module, attention,
-           alpha, beta, width, depths, dropout, num_frames, lateral_kernel):
+           alpha, beta, width, depths, dropout, num_frames, lateral_kernel, layout="101_101"):
     act = activation_part(activation)
     att = ATTENTIONS[attention]
     tmod = (lambda c, t: TAM(c, t)) if temporal_module == "tam" else None
     parts = BlockParts(conv_b(conv), act, downsample, tmod, att)
-    if min(alpha, beta, width, num_frames) < 1:
-        raise ValueError("alpha, beta, width and num_frames must be >= 1")
-    return SlowFast(num_classes, depths or {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}[depth], width, alpha, beta,
-                    lateral_kernel or {50: 7, 101: 5}[depth], parts, parts, non_local, dropout, num_frames)
+    depths = depths or DEPTHS[depth]
+    temporal_blocks = R101_50_50_TEMPORAL_BLOCKS if layout == "50_50" else None
+    return SlowFast(num_classes, depths, width, alpha, beta, lateral_kernel or {50: 7, 101: 5}[depth], parts, parts,
+                    non_local, dropout, num_frames, temporal_blocks=temporal_blocks)
 
 
-@register_model("slowfast", 64, SLOWFAST_OPTIONS)
+DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+
+
+def _check(name: str, o: dict) -> None:
+    depths = o["depths"] or DEPTHS[101 if name.endswith("101") else 50]
+    if o.get("layout") == "50_50" and all(n <= k for n, k in zip(depths, R101_50_50_TEMPORAL_BLOCKS)):
+        raise ModelOptionError(f"{name}: option layout=50_50 changes nothing at depths={list(depths)}: it drops "
+                               f"the temporal kernel of blocks beyond {list(R101_50_50_TEMPORAL_BLOCKS)} per "
+                               f"stage; use a deeper res4 (e.g. depths=[1,1,8,1]) or layout=101_101")
+
+
+@register_model("slowfast", 64, SLOWFAST_OPTIONS, check=_check)
 def slowfast_r50(num_classes=101, **opts):
-    """SlowFast 3D ResNet-50 (SLOWFAST_8x8_R50 structure, alpha=8 on 64 frames)."""
+    """SlowFast 3D ResNet-50 (PySlowFast SLOWFAST_8x8_R50 structure, alpha=8 on 64 frames)."""
     return _build(num_classes, 50, **opts)
 
 
-@register_model("slowfast", 64, SLOWFAST_OPTIONS)
+@register_model("slowfast", 64, R101_OPTIONS, check=_check)
 def slowfast_r101(num_classes=101, **opts):
-    """SlowFast 3D ResNet-101 (SLOWFAST_16x8_R101 structure: lateral kernel 5)."""
+    """SlowFast 3D ResNet-101 (PySlowFast SLOWFAST_8x8_R101_101_101 structure, lateral kernel 5; or layout=50_50)."""
     return _build(num_classes, 101, **opts)
