@@ -22,11 +22,14 @@ reproduce: $(STAMP)
 	$(BIN)/vipar reproduce --profile $(PROFILE)
 
 test: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks
 
+# root in a container is the normal case: JupyterLab refuses it without --allow-root
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_pipeline.py

@@ -1,4 +1,4 @@
-"""Ensembles of pre-softmax logits (Table 4), the challenge's submission file and its metric.
+"""Ensembles of pre-softmax logits (Table 4).
 
 * :func:`combine` sums (optionally weighted) logits of several files after matching videos by id
   and classes by name (:func:`vipar_lib.logits.align`); files whose videos, classes, labels or
@@ -6,23 +6,19 @@
 * :func:`greedy_search` picks members on one split (validation) and reports them on another
   (test), so nothing is tuned on test: forward selection with replacement (Caruana et al. 2004),
   stopping when the validation mean per-class accuracy no longer improves.
-* :func:`write_submission` writes ``clip.avi c1 c2 c3 c4 c5`` with the challenge's class ids;
-  :func:`score_submission` computes top-1/3/5 **mean per-class** accuracy against a ground-truth
-  file of ``clip.avi class_id`` lines. Only the first five predictions count; a missing clip, an
-  unparsable or out-of-range class counts as wrong and never stops the scoring.
+
+The challenge's submission and ground-truth files and its metric live in :mod:`vipar_lib.challenge`.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .logits import LogitsError, LogitsFile, align, load_logits
-from .metrics import mean_class_accuracy, top1, topk_mean_class_accuracy
+from .metrics import mean_class_accuracy, top1
 
-__all__ = ["EnsembleError", "combine", "ensemble_files", "greedy_search", "write_submission", "read_ground_truth",
-           "score_submission", "write_ground_truth"]
+__all__ = ["EnsembleError", "combine", "ensemble_files", "greedy_search"]
 
 
 class EnsembleError(LogitsError):
@@ -85,65 +81,3 @@ def greedy_search(val: dict[str, LogitsFile], test: dict[str, LogitsFile], max_m
         steps.append({"step": len(chosen), "added": pick, "val_mean_class": score,
                       "val_top1": top1(total, vlab), "test_mean_class": te.mean_class, "test_top1": te.top1})
     return {"chosen": chosen, "steps": steps}
-
-
-def write_submission(lf: LogitsFile, out, class_ids: Sequence[int] | None = None, k: int = 5) -> Path:
-    """``clip.avi c1 ... ck`` per video with challenge class ids (1-based), best first."""
-    ids = list(class_ids or lf.meta.get("class_ids") or range(1, lf.logits.shape[1] + 1))
-    scores = np.nan_to_num(lf.logits.astype(np.float64), nan=-np.inf)
-    ranked = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"{v} {' '.join(str(ids[c]) for c in row)}\n" for v, row in zip(lf.video, ranked)))
-    return out
-
-
-def read_ground_truth(path) -> dict[str, int]:
-    gt = {}
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) < 2 or not parts[1].isdigit():
-            raise ValueError(f"{path}:{n}: expected '<clip.avi> <class id>', got {line!r}")
-        gt[parts[0]] = int(parts[1])
-    return gt
-
-
-def write_ground_truth(lf: LogitsFile, out, class_ids: Sequence[int] | None = None) -> Path:
-    """The challenge's ground-truth format for the labelled videos of a logits file."""
-    ids = list(class_ids or lf.meta.get("class_ids") or range(1, lf.logits.shape[1] + 1))
-    out = Path(out)
-    out.write_text("".join(f"{v} {ids[y]}\n" for v, y in zip(lf.video, lf.label) if y >= 0))
-    return out
-
-
-def score_submission(sub_path, gt_path, num_classes: int | None = None) -> dict:
-    """Top-1/3/5 mean per-class accuracy of a submission file against ground truth."""
-    gt = read_ground_truth(gt_path)
-    n_cls = num_classes or max(gt.values())
-    preds: dict[str, list[int]] = {}
-    malformed = 0
-    for line in Path(sub_path).read_text(errors="replace").splitlines():
-        parts = line.split()
-        if not parts:
-            continue
-        row = []
-        for tok in parts[1:6]:
-            try:
-                c = int(tok)
-            except ValueError:
-                c = -1
-                malformed += 1
-            row.append(c if 1 <= c <= n_cls else -1)
-        preds.setdefault(parts[0], row)
-    videos = sorted(gt)
-    ranked = np.full((len(videos), 5), -1)
-    for i, v in enumerate(videos):
-        r = preds.get(v, [])
-        ranked[i, :len(r)] = r
-    labels = np.array([gt[v] for v in videos])
-    res = {f"top{k}": topk_mean_class_accuracy(ranked, labels, k) for k in (1, 3, 5)}
-    res.update(videos=len(videos), missing=sum(v not in preds for v in videos), malformed_tokens=malformed,
-               top1_overall=float(np.mean(ranked[:, 0] == labels)) if len(videos) else float("nan"))
-    return res

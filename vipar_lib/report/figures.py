@@ -1,15 +1,23 @@
-"""Figures for the reports (matplotlib + seaborn). Each function returns the figure it drew."""
+"""Figures for the reports (matplotlib + seaborn). Each function returns the figure it drew.
+
+Accuracy axes carry the chance level as a dashed line when it is known. The notebooks show a
+figure through :func:`vipar_lib.report.pages.show_figure`, which saves the PNG and gives it alt text.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["training_curves", "accuracy_bars", "confusion_and_per_class", "ensemble_steps", "cost_accuracy",
-           "rgb_vs_residual", "save"]
+__all__ = ["training_curves", "effects", "accuracy_bars", "confusion_and_per_class", "ensemble_steps",
+           "cost_accuracy", "rgb_vs_residual", "frame_counts", "tta_bars", "save", "PAPER_COLOR", "RUN_COLOR"]
+
+RUN_COLOR, PAPER_COLOR = "#4C72B0", "#DD8452"
 
 
 def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import seaborn as sns
     sns.set_theme(style="whitegrid", context="notebook")
@@ -23,7 +31,13 @@ def save(fig, path) -> Path:
     return path
 
 
-def training_curves(histories: dict[str, list[dict]], title: str = "Training curves"):
+def _chance(ax, chance, horizontal=True):
+    if chance is None:
+        return
+    (ax.axhline if horizontal else ax.axvline)(chance, ls="--", lw=1, color="0.4", label=f"chance ({chance:.0f}%)")
+
+
+def training_curves(histories: dict[str, list[dict]], title: str = "Training curves", chance: float | None = None):
     """Training loss and validation mean per-class accuracy per epoch, one line per run."""
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(12, 4))
@@ -33,78 +47,156 @@ def training_curves(histories: dict[str, list[dict]], title: str = "Training cur
         v = [(r["epoch"], 100 * r["val_mean_class"]) for r in h if "val_mean_class" in r]
         if v:
             ax[1].plot(*zip(*v), marker="o", ms=3, label=name)
+    _chance(ax[1], chance)
     ax[0].set(xlabel="epoch", ylabel="training loss", title="training loss")
-    ax[1].set(xlabel="epoch", ylabel="validation mean per-class acc (%)", title="validation")
-    ax[1].legend(fontsize=8, loc="best")
+    ax[1].set(xlabel="epoch", ylabel="validation mean per-class acc (%)", title="validation", ylim=(0, 100))
+    ax[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def accuracy_bars(df, title: str = "", label_col: str = "method"):
-    """This run's top-1 with its 95% interval beside the paper's number, per row."""
+def effects(df, title: str = ""):
+    """Each row's effect against its reference (this run, paired 95% CI) beside the paper's effect."""
+    plt = _plt()
+    d = df[df["effect"].notna()] if "effect" in df else df.iloc[:0]
+    n = max(1, len(d))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * n + 1.6))
+    y = np.arange(len(d))[::-1]
+    labels = [f"{i} vs {r}" for i, r in zip(d["id"], d["reference"])]
+    err = np.vstack([d["effect"] - d["effect_low"], d["effect_high"] - d["effect"]]) if len(d) else None
+    ax.errorbar(d["effect"], y, xerr=err, fmt="o", color=RUN_COLOR, capsize=3, label="this run (paired 95% CI)")
+    ax.scatter(d["paper_effect"], y, marker="D", color=PAPER_COLOR, zorder=3, label="paper (UCF101)")
+    ax.axvline(0, color="0.3", lw=1)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set(xlabel="difference in top-1 accuracy (points)", title=title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_bars(df, title: str = "", chance: float | None = None, paper: bool = True):
+    """This run's top-1 with its 95% interval, per row (beside the paper's number when ``paper``)."""
     plt = _plt()
     n = len(df)
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * n + 2), 4.2))
     x = np.arange(n)
     run = df["run"].to_numpy(float)
     err = np.vstack([run - df["ci_low"].to_numpy(float), df["ci_high"].to_numpy(float) - run])
-    ax.bar(x - 0.2, run, 0.4, yerr=err, capsize=3, label="this run (95% CI)", color="#4C72B0")
-    paper = np.array([np.nan if p is None else p for p in df["paper"]], float)
-    ax.bar(x + 0.2, paper, 0.4, label="paper (UCF101)", color="#DD8452", alpha=0.8)
+    w = 0.4 if paper else 0.6
+    ax.bar(x - (0.2 if paper else 0), run, w, yerr=err, capsize=3, label="this run (95% CI)", color=RUN_COLOR)
+    if paper:
+        p = np.array([np.nan if v is None else v for v in df["paper"]], float)
+        ax.bar(x + 0.2, p, w, label="paper (UCF101)", color=PAPER_COLOR, alpha=0.8)
+    _chance(ax, chance)
     ax.set_xticks(x, [str(i) for i in df["id"]], rotation=0)
     ax.set(ylabel="top-1 accuracy (%)", title=title, ylim=(0, 100))
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
     return fig
 
 
-def confusion_and_per_class(cm: np.ndarray, classes: list[str], title: str = ""):
-    """Row-normalised confusion matrix and per-class accuracy."""
+def confusion_and_per_class(cm: np.ndarray, classes: list[str], title: str = "", chance: float | None = None):
+    """Row-normalised confusion matrix and per-class accuracy (sorted)."""
     plt = _plt()
     import seaborn as sns
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     k = len(classes)
-    fig, ax = plt.subplots(1, 2, figsize=(min(22, 6 + 0.45 * k * 2), min(10, 3 + 0.35 * k)),
+    big = k > 30
+    fig, ax = plt.subplots(1, 2, figsize=(14 if big else min(22, 6 + 0.9 * k), 14 if big else min(10, 3 + 0.35 * k)),
                            gridspec_kw={"width_ratios": [3, 2]})
-    sns.heatmap(norm, ax=ax[0], cmap="Blues", vmin=0, vmax=1, xticklabels=classes if k <= 30 else False,
-                yticklabels=classes if k <= 30 else False, cbar_kws={"label": "fraction of true class"})
+    sns.heatmap(norm, ax=ax[0], cmap="Blues", vmin=0, vmax=1, xticklabels=classes if not big else False,
+                yticklabels=classes if not big else False, cbar_kws={"label": "fraction of true class"})
     ax[0].set(xlabel="predicted", ylabel="true", title="confusion matrix")
     acc = 100 * np.diag(norm)
     order = np.argsort(acc)
     ax[1].barh(np.arange(k), acc[order], color="#55A868")
-    ax[1].set_yticks(np.arange(k), [classes[i] for i in order] if k <= 30 else [""] * k, fontsize=8)
-    ax[1].set(xlabel="accuracy (%)", title="per-class accuracy", xlim=(0, 100))
+    ax[1].set_yticks(np.arange(k), [classes[i] for i in order], fontsize=8 if k <= 30 else 4.5)
+    if chance is not None:
+        ax[1].axvline(chance, ls="--", lw=1, color="0.4", label=f"chance ({chance:.0f}%)")
+        ax[1].legend(fontsize=7, loc="lower right")
+    ax[1].set(xlabel="accuracy (%)", title="per-class accuracy", xlim=(0, 100), ylim=(-0.5, k - 0.5))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def ensemble_steps(steps: list[dict], title: str = "Greedy ensemble: gain of each step"):
-    """Validation (chosen on) and test (reported on) mean per-class accuracy after each added member."""
+def ensemble_steps(steps: list[dict], singles: dict[str, tuple[float, float]] | None = None,
+                   title: str = "Greedy ensemble, chosen on validation", chance: float | None = None):
+    """Each candidate alone (validation, test) and the greedy path: accuracy after each added member."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(steps) + 3), 4))
+    fig, ax = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    if singles:
+        names = list(singles)
+        x = np.arange(len(names))
+        ax[0].bar(x - 0.2, [100 * singles[n][0] for n in names], 0.4, label="validation", color="#8172B3")
+        ax[0].bar(x + 0.2, [100 * singles[n][1] for n in names], 0.4, label="test", color=RUN_COLOR)
+        ax[0].set_xticks(x, names, fontsize=8)
+    _chance(ax[0], chance)
+    ax[0].set(ylabel="mean per-class acc (%)", title="each Table-3 row alone", ylim=(0, 100))
+    ax[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     x = np.arange(1, len(steps) + 1)
-    ax.plot(x, [100 * s["val_mean_class"] for s in steps], marker="o", label="validation (selection)")
-    ax.plot(x, [100 * s["test_mean_class"] for s in steps], marker="s", label="test (reported)")
-    ax.set_xticks(x, [f"+{s['added']}" for s in steps], rotation=30, ha="right", fontsize=8)
-    ax.set(ylabel="mean per-class acc (%)", title=title)
-    ax.legend()
+    ax[1].plot(x, [100 * s["val_mean_class"] for s in steps], marker="o", label="validation (selection)")
+    ax[1].plot(x, [100 * s["test_mean_class"] for s in steps], marker="s", label="test (reported)")
+    ax[1].set_xticks(x, [f"+{s['added']}" for s in steps], rotation=30, ha="right", fontsize=8)
+    if len(steps) == 1:
+        ax[1].set_xlim(0.5, 1.5)
+        ax[1].annotate("selection stopped after one member:\nno addition improved validation",
+                       (1, 100 * steps[0]["val_mean_class"]), textcoords="offset points", xytext=(0, 12),
+                       ha="center", fontsize=8)
+    _chance(ax[1], chance)
+    ax[1].set(ylabel="mean per-class acc (%)", title="greedy path", ylim=(0, 100))
+    ax[1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def cost_accuracy(df, title: str = "Cost against accuracy"):
+def cost_accuracy(df, title: str = "Cost against accuracy", chance: float | None = None):
     """Top-1 against GFLOPs and against parameters, one point per model."""
     plt = _plt()
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.2))
     for a, col, lab in ((ax[0], "gflops", "GFLOPs per clip"), (ax[1], "params", "parameters (M)")):
         xs = df[col].to_numpy(float) / (1e6 if col == "params" else 1)
-        a.scatter(xs, df["run"], s=40)
+        err = np.vstack([df["run"] - df["ci_low"], df["ci_high"] - df["run"]])
+        a.errorbar(xs, df["run"], yerr=err, fmt="o", capsize=3, color=RUN_COLOR)
         for x, y, t in zip(xs, df["run"], df["id"]):
             a.annotate(str(t), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=8)
-        a.set(xlabel=lab, ylabel="top-1 (%)")
+        _chance(a, chance)
+        a.set(xlabel=lab, ylabel="top-1 (%)", ylim=(0, 100))
+    ax[1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def tta_bars(df, chance: float | None = None, title: str = "Test-time views"):
+    """Top-1 per view, one panel per interval, one colour per model (fixed orders)."""
+    plt = _plt()
+    import seaborn as sns
+    d = df.copy()
+    d["model"] = d["network"] + " " + d["input"]
+    intervals = sorted(d["interval"].unique())
+    fig, ax = plt.subplots(1, len(intervals), figsize=(6.5 * len(intervals), 4.2), sharey=True, squeeze=False)
+    hue_order = sorted(d["model"].unique())
+    view_order = [v for v in ("center", "flip", "random_crop", "reverse", "concat_reverse") if v in set(d["view"])]
+    for a, interval in zip(ax[0], intervals):
+        part = d[d["interval"] == interval]
+        sns.barplot(data=part, x="view", y="run", hue="model", hue_order=hue_order, order=view_order, ax=a)
+        _chance(a, chance)
+        a.set(title=f"interval {interval}", ylabel="top-1 (%)", ylim=(0, 100), xlabel="")
+        a.tick_params(axis="x", labelsize=8)
+        a.legend(fontsize=7, loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def frame_counts(frames, title: str = "Frame counts (training sample)"):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(frames, bins=20, color=RUN_COLOR)
+    ax.set(xlabel="frames per video", ylabel="videos", title=title)
     fig.tight_layout()
     return fig
 

@@ -1,62 +1,81 @@
-"""``vipar reproduce``: run the notebooks with papermill, render HTML, write an index.
+"""``vipar reproduce``: run a profile's notebooks with papermill, render HTML, keep an index.
 
-1. Each notebook of ``notebooks/`` runs in order with ``params/<profile>/<notebook>.yaml`` into
-   ``reports/<profile>/<notebook>.ipynb`` (kernel working directory: the repository).
-2. A failed notebook does not stop the others; failures are listed at the end and the command
-   exits non-zero.
-3. Each executed notebook becomes ``<notebook>.html`` with the input cells hidden, and
-   ``index.html`` links them and shows the headline table from the summary notebook.
+::
 
-Training inside the notebooks reuses finished runs from the run store, so a rerun after a crash
-continues where it stopped; ``--force`` only re-executes the notebooks (it never deletes runs).
+    for each notebook (N of M, with an ETA from the previous run's timings):
+        papermill notebooks/<nb>.ipynb -p profile <profile> [-p overrides {...}]  ──► reports/<profile>/<nb>.ipynb
+        HTML (input hidden, stderr dropped)                                       ──► reports/<profile>/<nb>.html
+    status.json (every notebook's last status) + summary.json                     ──► reports/<profile>/index.html
+
+* A notebook counts as done only when papermill recorded no exception in the executed notebook;
+  a failed one runs again next time. ``--force`` re-executes done ones too (it never deletes runs:
+  the run store makes a rerun cheap).
+* A failed notebook does not stop the others; the command exits non-zero.
+* ``status.json`` keeps every notebook's last status and time, so ``--only`` updates its rows and
+  the index still lists the rest.
+* Kernels talk over IPC sockets (no "running over TCP without encryption" warning at every start).
 """
 from __future__ import annotations
 
 import html
 import json
+import os
+import tempfile
 import time
 import traceback
 from pathlib import Path
 
-import yaml
-
 from .. import REPO_DIR
+from ..study import load_study
 
-__all__ = ["NOTEBOOKS", "reproduce", "render_html", "write_index", "PROFILES"]
+__all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status"]
 
-NOTEBOOKS = ("00_data", "01_module_ablations", "02_backbones", "03_test_time_augmentation", "04_ensembles", "05_summary")
-PROFILES = ("smoke", "demo", "ucf101")
+NOTEBOOKS = ("00_data", "01_module_ablations", "02_backbones", "03_test_time_augmentation", "04_ensembles",
+             "05_summary")
 TITLES = {"00_data": "Data: split, group leakage, RGB and residual frames",
           "01_module_ablations": "Table 1: SlowFast module ablations",
           "02_backbones": "Table 2: backbones and input types",
           "03_test_time_augmentation": "Table 3: test-time augmentation",
           "04_ensembles": "Table 4: ensembles",
           "05_summary": "Summary: all tables, cost vs accuracy, what reproduces"}
+TABLE_OF = {"01_module_ablations": "table1", "02_backbones": "table2", "03_test_time_augmentation": "table3",
+            "04_ensembles": "table4"}
+STATUS_FILE = "status.json"
 
 
-def _params(profile: str, name: str, params_dir: Path) -> dict:
-    p = params_dir / profile / f"{name}.yaml"
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no params file for notebook {name} in profile {profile!r}")
-    d = yaml.safe_load(p.read_text()) or {}
-    if not isinstance(d, dict):
-        raise ValueError(f"{p}: expected a mapping of parameter names to values")
-    return d
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        """The kernel's sockets are files in a private temporary folder instead of TCP ports."""
+
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.transport = "ipc"
+            self.ip = os.path.join(tempfile.mkdtemp(prefix="vipar-kernel-"), "ipc")
+
+    return IPCKernelManager
 
 
-def _check_params(nb_path: Path, params: dict, source: Path):
-    """A typo in a params file fails here, naming the key and the notebook's parameters."""
+def notebook_ok(executed: Path) -> tuple[bool, str]:
+    """Whether papermill executed ``executed`` without an exception; else the error's last line."""
     import nbformat
-    nb = nbformat.read(nb_path, as_version=4)
-    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
-    if cell is None:
-        raise ValueError(f"{nb_path}: no cell tagged 'parameters'")
-    import ast
-    names = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets
-             if isinstance(t, ast.Name)}
-    unknown = sorted(set(params) - names)
-    if unknown:
-        raise ValueError(f"{source}: unknown parameter(s) {unknown} for {nb_path.name}; allowed: {sorted(names)}")
+    if not executed.is_file():
+        return False, "not run"
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except Exception as e:  # a torn file from a killed run
+        return False, f"unreadable executed notebook ({e})"
+    pm = nb.metadata.get("papermill", {})
+    if pm.get("exception") or pm.get("status") == "failed":
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    return False, f"{out.get('ename')}: {out.get('evalue')}".strip()
+        return False, "papermill recorded an exception"
+    if pm.get("status") not in (None, "completed") or not pm:
+        return False, f"papermill status {pm.get('status')!r}"
+    return True, ""
 
 
 def render_html(executed: Path, out: Path, profile: str) -> Path:
@@ -75,99 +94,161 @@ def render_html(executed: Path, out: Path, profile: str) -> Path:
     return out
 
 
+def read_status(out_dir: Path) -> dict:
+    p = Path(out_dir) / STATUS_FILE
+    try:
+        return json.loads(p.read_text()) if p.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _fmt_s(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 60}:{s % 60:02d}"
+
+
 def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool = False,
-              reports_dir: Path | None = None, params_dir: Path | None = None, notebooks_dir: Path | None = None,
-              log=print) -> dict:
+              reports_dir: Path | None = None, overrides: dict | None = None, notebooks_dir: Path | None = None,
+              notebooks: tuple[str, ...] = NOTEBOOKS, log=print) -> dict:
     """Run the notebooks of ``profile``; returns ``{"ok": [...], "failed": {name: error}, "index": path}``."""
     import papermill as pm
-    if profile not in PROFILES:
-        raise ValueError(f"profile={profile!r}; allowed: {list(PROFILES)}")
-    params_dir = Path(params_dir or REPO_DIR / "params")
+    overrides = dict(overrides or {})
+    if reports_dir is not None:
+        overrides["reports_dir"] = str(Path(reports_dir).resolve() / profile)
+    study = load_study(profile, overrides)             # every setting checked before anything runs
     notebooks_dir = Path(notebooks_dir or REPO_DIR / "notebooks")
-    out_dir = Path(reports_dir or REPO_DIR / "reports") / profile
+    out_dir = study.reports_path
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = list(NOTEBOOKS)
+    names = list(notebooks)
     if only:
-        bad = sorted(set(only) - set(NOTEBOOKS))
+        bad = sorted(set(only) - set(notebooks))
         if bad:
-            raise ValueError(f"--only: unknown notebook(s) {bad}; allowed: {list(NOTEBOOKS)}")
-        names = [n for n in NOTEBOOKS if n in only]
-    ok, failed, timing = [], {}, {}
-    for name in names:
+            raise ValueError(f"--only: unknown notebook(s) {bad}; allowed: {list(notebooks)}")
+        names = [n for n in notebooks if n in only]
+    status = read_status(out_dir)
+    ok, failed = [], {}
+    t_start = time.time()
+    for i, name in enumerate(names, 1):
         t0 = time.time()
-        executed = out_dir / f"{name}.ipynb"
-        html_path = out_dir / f"{name}.html"
+        executed, html_path = out_dir / f"{name}.ipynb", out_dir / f"{name}.html"
+        done, _ = notebook_ok(executed)
+        remaining = sum(status.get(n, {}).get("seconds", 0) for n in names[i - 1:])
+        eta = f", ETA {_fmt_s(remaining)} (previous run)" if remaining else ""
         try:
-            src = params_dir / profile / f"{name}.yaml"
-            params = _params(profile, name, params_dir)
-            _check_params(notebooks_dir / f"{name}.ipynb", params, src)
-            params.setdefault("profile", profile)
-            params["figures_dir"] = str(out_dir / "figures")
-            if name == "05_summary":
-                params["summary_out"] = str(out_dir / "summary.json")
-            if force or not executed.is_file() or not html_path.is_file():
-                log(f"[{profile}] running {name} ...")
-                pm.execute_notebook(str(notebooks_dir / f"{name}.ipynb"), str(executed), parameters=params,
-                                    cwd=str(REPO_DIR), progress_bar=False, kernel_name="python3")
-            else:
-                log(f"[{profile}] {name}: report exists, kept (use --force to re-run)")
-            render_html(executed, html_path, profile)
-            ok.append(name)
-        except Exception as e:  # one failed notebook must not stop the others
-            failed[name] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
-            (out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
-            if executed.is_file():
+            if force or not done or not html_path.is_file():
+                log(f"[{profile}] {i}/{len(names)} {name}: running (elapsed {_fmt_s(time.time() - t_start)}{eta})")
                 try:
-                    render_html(executed, html_path, profile)
-                except Exception:
-                    pass
-            log(f"[{profile}] {name} FAILED: {failed[name]}")
-        timing[name] = round(time.time() - t0, 1)
-    index = write_index(out_dir, profile, names, failed, timing)
-    log(f"[{profile}] {len(ok)} notebook(s) ok, {len(failed)} failed; index: {index}")
-    return {"ok": ok, "failed": failed, "index": index, "timing": timing}
+                    pm.execute_notebook(str(notebooks_dir / f"{name}.ipynb"), str(executed),
+                                        parameters={"profile": profile, "overrides": overrides}, cwd=str(REPO_DIR),
+                                        progress_bar=False, kernel_name="python3",
+                                        kernel_manager_class=_kernel_manager_class())
+                finally:
+                    if executed.is_file():
+                        render_html(executed, html_path, profile)
+                good, err = notebook_ok(executed)
+                if not good:
+                    raise RuntimeError(err)
+                seconds = round(time.time() - t0, 1)
+            else:
+                log(f"[{profile}] {i}/{len(names)} {name}: done in an earlier run, kept (--force re-runs it)")
+                seconds = status.get(name, {}).get("seconds", 0.0)
+            ok.append(name)
+            status[name] = {"status": "ok", "seconds": seconds, "when": time.strftime("%Y-%m-%d %H:%M")}
+        except Exception as e:  # one failed notebook must not stop the others
+            good, err = notebook_ok(executed)           # the notebook's own error, not papermill's wrapper
+            msg = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+            failed[name] = err if not good and err not in ("not run", "papermill recorded an exception") \
+                else f"{type(e).__name__}: {msg}" if not msg.startswith(type(e).__name__) else msg
+            (out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
+            status[name] = {"status": "failed", "error": failed[name], "seconds": round(time.time() - t0, 1),
+                            "when": time.strftime("%Y-%m-%d %H:%M")}
+            log(f"[{profile}] {i}/{len(names)} {name} FAILED: {failed[name]}")
+        (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
+    index = write_index(out_dir, profile, status, study.synthetic, notebooks)
+    log(f"[{profile}] {len(ok)} notebook(s) ok, {len(failed)} failed in {_fmt_s(time.time() - t_start)}; "
+        f"index: {index}")
+    return {"ok": ok, "failed": failed, "index": index, "status": status}
 
 
-def _fmt(x, spec="{:.1f}"):
-    try:
-        return "–" if x is None or x != x else spec.format(x)
-    except (TypeError, ValueError):
-        return html.escape(str(x))
+def _f(x, d=1, sign=False):
+    if x is None or x != x:
+        return "–"
+    return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
 
 
-def write_index(out_dir: Path, profile: str, names, failed: dict, timing: dict) -> Path:
+def write_index(out_dir: Path, profile: str, status: dict, synthetic: bool, notebooks=NOTEBOOKS) -> Path:
+    """``index.html``: links with every notebook's last status, then the headline from ``summary.json``."""
+    out_dir = Path(out_dir)
     summary = {}
     if (out_dir / "summary.json").is_file():
-        summary = json.loads((out_dir / "summary.json").read_text())
-    synthetic = summary.get("synthetic", profile in ("smoke", "demo"))
-    warn = ("<p class='warn'><b>Synthetic data.</b> The numbers in these reports come from the synthetic dataset "
-            f"of the <code>{profile}</code> profile. They test the pipeline and show the direction of effects on a toy "
-            "problem; they are <b>not</b> a reproduction of the paper's UCF101 results.</p>") if synthetic else ""
+        try:
+            summary = json.loads((out_dir / "summary.json").read_text())
+        except json.JSONDecodeError:
+            summary = {}
+    warn = ("<p class='warn'><b>Synthetic data.</b> The numbers of these reports come from the synthetic dataset "
+            f"of the <code>{profile}</code> profile. They test the pipeline and show the direction of effects on a "
+            "toy problem; they are <b>not</b> a reproduction of the paper's UCF101 results. Compare effects, not "
+            "accuracies.</p>") if synthetic else ""
     items = []
-    for n in names:
-        status = f"<span class='bad'>failed: {html.escape(failed[n])}</span>" if n in failed else "ok"
-        items.append(f"<li><a href='{n}.html'>{html.escape(TITLES.get(n, n))}</a> "
-                     f"<small>({status}, {timing.get(n, 0):.0f} s)</small></li>")
-    rows = []
-    for r in summary.get("rows", []):
-        rows.append(f"<tr><td>{html.escape(r['table'])}</td><td>{html.escape(str(r['id']))}</td>"
-                    f"<td>{html.escape(r['method'])}</td><td>{_fmt(r['paper'])}</td><td>{_fmt(r['run'])}</td>"
-                    f"<td>[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]</td><td>{_fmt(r['mean_class'])}</td></tr>")
-    table = ("<h2>Headline results</h2><table><tr><th>table</th><th>row</th><th>method</th><th>paper acc (%)</th>"
-             "<th>this run top-1 (%)</th><th>95% CI</th><th>mean per-class (%)</th></tr>" + "".join(rows) + "</table>"
-             ) if rows else "<p>No summary yet (the summary notebook did not run or failed).</p>"
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>vipar reports ({profile})</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
-th{{background:#f3f3f3}}.warn{{background:#fff4e5;border-left:5px solid #f0a020;padding:.6em 1em}}
-.bad{{color:#b00020}}</style></head><body>
+    for n in notebooks:
+        st = status.get(n)
+        if st is None:
+            state = "not run yet"
+        elif st["status"] == "ok":
+            state = f"ok, {st['seconds']:.0f} s, {st.get('when', '')}"
+        else:
+            state = f"<span class='bad'>failed: {html.escape(st.get('error', ''))}</span>, {st.get('when', '')}"
+        link = f"<a href='{n}.html'>{html.escape(TITLES.get(n, n))}</a>" if (out_dir / f"{n}.html").is_file() \
+            else html.escape(TITLES.get(n, n))
+        t = TABLE_OF.get(n)
+        csv = f"; <a href='{t}.csv'>{t}.csv</a>" if t and (out_dir / f"{t}.csv").is_file() else ""
+        items.append(f"<li>{link} <small>({state}{csv})</small></li>")
+    headline = _headline(summary) if summary else "<p>No summary yet (the summary notebook did not run or failed).</p>"
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vipar reports ({profile})</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;font-size:14px;margin:.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;
+text-align:left}}th{{background:#f3f3f3}}td.n{{text-align:right;font-variant-numeric:tabular-nums}}
+.warn{{background:#fff4e5;border-left:5px solid #f0a020;padding:.6em 1em}}.bad{{color:#b00020}}
+caption{{text-align:left;font-weight:bold;padding:.3em 0}}</style></head><body>
 <h1>vipar: DeepBlue VIPriors 2020 reproduction — profile <code>{profile}</code></h1>
 {warn}
-<p>Reports generated {time.strftime('%Y-%m-%d %H:%M')} by <code>vipar reproduce --profile {profile}</code>.
-Paper numbers are the paper's (UCF101); every other number was computed in this run.</p>
+<p>Index written {time.strftime('%Y-%m-%d %H:%M')} by <code>vipar reproduce --profile {profile}</code>.
+Paper numbers are the paper's (UCF101); every other number was computed by the run that wrote the report.</p>
 <h2>Reports</h2><ul>{''.join(items)}</ul>
-{table}
+{headline}
 </body></html>"""
     p = out_dir / "index.html"
     p.write_text(page)
     return p
+
+
+def _headline(summary: dict) -> str:
+    synthetic = summary.get("synthetic", True)
+    chance = summary.get("chance")
+    t = summary.get("tally", {})
+    parts = [f"<h2>Headline: the paper's findings, checked</h2><p>{t.get('resolved', 0)} of {t.get('findings', 0)} "
+             f"findings are resolved by this run (paired 95% interval excludes 0); {t.get('agree', 0)} go the paper's "
+             f"way, {t.get('against', 0)} against it. Chance is {_f(chance)}% top-1.</p>"]
+    rows = "".join(f"<tr><td>{html.escape(f['finding (paper)'])}</td><td>{html.escape(f['rows'])}</td>"
+                   f"<td class=n>{_f(f['paper Δ'], 1, True)}</td><td class=n>{_f(f['this run Δ'], 1, True)}</td>"
+                   f"<td class=n>[{_f(f['low'], 1, True)}, {_f(f['high'], 1, True)}]</td><td>{f['resolved']}</td>"
+                   f"<td>{f['agrees']}</td></tr>" for f in summary.get("findings", []))
+    parts.append("<table><tr><th>finding (paper)</th><th>rows</th><th>paper Δ</th><th>this run Δ</th><th>95% CI</th>"
+                 f"<th>resolved?</th><th>agrees?</th></tr>{rows}</table>")
+    body = []
+    for r in summary.get("rows", []):
+        eff = (f"{_f(r['effect'], 1, True)} [{_f(r['effect_low'], 1, True)}, {_f(r['effect_high'], 1, True)}]"
+               if r.get("effect") is not None else ("reference" if r.get("resolved") == "reference" else "–"))
+        cells = [html.escape(r["table"]), html.escape(r["id"]), html.escape(r["method"]), eff,
+                 _f(r.get("paper_effect"), 1, True), f"{_f(r['run'])} [{_f(r['ci_low'])}, {_f(r['ci_high'])}]",
+                 _f(r["mean_class"]), _f(r["paper"])]
+        if not synthetic:
+            cells.append(_f(r["run"] - r["paper"], 1, True) if r.get("paper") is not None else "–")
+        body.append("<tr>" + "".join(f"<td{' class=n' if i >= 3 else ''}>{c}</td>" for i, c in enumerate(cells))
+                    + "</tr>")
+    head = ["table", "row", "method", "this run: Δ vs reference [95% CI]", "paper: Δ", "this run: top-1 [95% CI]",
+            "mean per-class", "paper: top-1"] + ([] if synthetic else ["run − paper"])
+    parts.append(f"<h2>All rows (Tables 1–4)</h2><table><caption>Accuracies in % (chance {_f(chance)}%); effects in "
+                 "points against each table's reference row, on the same test videos.</caption><tr>"
+                 + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
+    return "\n".join(parts)

@@ -1,0 +1,120 @@
+"""The study layer: typed config from one params file per profile, and the pure planner."""
+import pytest
+import yaml
+
+from vipar_lib.engine.runs import run_dir
+from vipar_lib.paper import paper_rows
+from vipar_lib.study import check_notebook_parameters, list_profiles, load_study, plan_study
+from vipar_lib.study.config import PARAMS_DIR
+from vipar_lib.typed import ConfigError
+
+PROFILES = list_profiles()
+
+
+def test_one_params_file_per_profile():
+    assert {"smoke", "demo", "ucf101"} <= set(PROFILES)
+    assert sorted(p.name for p in PARAMS_DIR.iterdir()) == sorted(f"{p}.yaml" for p in PROFILES)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_loads_and_plans_every_table(profile, tmp_path):
+    study = load_study(profile)
+    assert study.profile == profile
+    plan = plan_study(study)
+    assert [len(plan.rows[t]) for t in ("table1", "table2", "table3", "table4")] == [8, 8, 22, 4]
+    # dependency order: every run comes after the runs it warm-starts from
+    seen = set()
+    for name, run in plan.runs.items():
+        assert set(run.needs) <= seen, name
+        seen.add(name)
+        if run.needs:
+            assert run.config.train.init_from == str(plan.runs[run.needs[0]].dir)
+    # the protocols of the paper's tables
+    t1 = {r.id: r for r in plan.rows["table1"]}
+    t2 = {r.id: r for r in plan.rows["table2"]}
+    assert t2["T2.1"].run == t1["T1.7"].run                      # R50-RGB with the final modules is T1.7
+    assert all(plan.runs[r.run].needs == ("base_slowfast_r50_rgb",) for r in t1.values())
+    assert plan.runs[t2["T2.5"].run].needs == ("tsm_single_tsm_r50",)
+    assert plan.runs["tsm_single_tsm_r50"].config.data.clip_len == 1
+    assert plan.runs[t2["T2.3"].run].config.data.input_type == "diff"
+    for r in plan.rows["table3"]:
+        assert r.run == t2[{"rgb": "T2.1", "diff": "T2.3"}[r.info["input"]] if r.info["network"] == "slowfast"
+                           else "T2.5"].run
+        assert r.eval.view == r.info["view"] and r.eval.interval == r.info["interval"]
+    # Table 4 reads Table 3 on test and validation
+    reqs = plan.requests(["table4"])
+    assert len(reqs) == 2 * 22 and {q.split for q in reqs} == {"test", "validation"}
+    assert plan.runs_for(["table1"])[0].name == "base_slowfast_r50_rgb"
+    assert all(run.dir == run_dir(run.config) or run.dir.is_absolute() for run in plan.runs.values())
+
+
+def test_planning_is_pure(tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text(yaml.safe_dump({"profile": "x", "dataset": {"kind": "synthetic", "root": str(tmp_path / "data")},
+                                 "runs_dir": str(tmp_path / "runs")}))
+    plan = plan_study(load_study(str(p)))
+    assert len(plan.runs) == 21
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()     # nothing read or written
+
+
+def _write(tmp_path, d):
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return str(p)
+
+
+@pytest.mark.parametrize("bad,msg", [
+    ({"traning": {}}, r"bad.yaml: unknown key\(s\) \['traning'\]; allowed in the top level: \['profile'"),
+    ({"train": {"lrr": 0.1}}, r"unknown key\(s\) \['train.lrr'\]; allowed in train: \[.*'lr'"),
+    ({"epochs": {"bse": 3}},
+     r"unknown key\(s\) \['epochs.bse'\]; allowed in epochs: \['base', 'finetune', 'tsm_single'\]"),
+    ({"epochs": {"base": "ten"}}, "epochs.base: expected an integer"),
+    ({"dataset": {"kind": "kinetics"}}, r"dataset.kind='kinetics'; allowed: \['synthetic', 'ucf101', 'challenge'\]"),
+    ({"data": {"input_type": "diff"}}, "data.input_type is set per table row by the planner"),
+    ({"train": {"lr": float("nan")}}, "train.lr=nan must be a finite number"),
+    ({"models": {"slowfast_r18": {}}}, r"models.slowfast_r18: unknown model; registered: \["),
+    ({"models": {"slowfast_r50": {"conv": "2+1d"}}}, r"models.slowfast_r50: .*conv='2\+1d' not allowed"),
+    ({"bootstrap": 0}, "bootstrap=0 must be >= 10"),
+])
+def test_params_errors_name_file_key_and_allowed_values(tmp_path, bad, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load_study(_write(tmp_path, bad))
+
+
+def test_overrides_merge_and_are_checked():
+    s = load_study("smoke", {"epochs": {"base": 7}, "train": {"lr": 0.5}})
+    assert s.epochs.base == 7 and s.epochs.finetune == load_study("smoke").epochs.finetune and s.train.lr == 0.5
+    with pytest.raises(ConfigError, match=r"overrides: unknown key\(s\) \['epoch'\]"):
+        load_study("smoke", {"epoch": {"base": 7}})
+    with pytest.raises(ConfigError, match=r"\+ overrides: unknown key\(s\) \['epochs.bse'\]"):
+        load_study("smoke", {"epochs": {"bse": 7}})
+    with pytest.raises(ConfigError, match=r"profile 'smok': no .*smok.yaml; profiles: \["):
+        load_study("smok")
+
+
+def test_notebook_parameters_are_checked():
+    check_notebook_parameters({"profile": "demo", "overrides": {}, "In": [], "_ih": [], "yaml": yaml})
+    with pytest.raises(ConfigError, match=r"unknown notebook parameter\(s\) \['trian'\]; allowed: \['profile', "
+                                          r"'overrides'\]"):
+        check_notebook_parameters({"profile": "demo", "overrides": {}, "trian": 5})
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_two_table1_rows_build_the_same_network(profile):
+    """An ablation that changes nothing at the profile's depth would be a silent no-op row."""
+    from vipar_lib.models import ModelOptionError, create_model
+    plan = plan_study(load_study(profile))
+    signatures = {}
+    for r in plan.rows["table1"]:
+        cfg = plan.runs[r.run].config
+        try:
+            m = create_model(cfg.model.name, num_classes=4, **cfg.model.options)
+        except ModelOptionError:
+            continue                         # refused at this depth: not silent
+        sig = tuple((type(mod).__name__, tuple(p.shape)) for _, mod in m.named_modules()
+                    for p in mod.parameters(recurse=False)) + tuple(type(mod).__name__ for mod in m.modules())
+        signatures[r.id] = sig
+    ids = list(signatures)
+    assert len(ids) >= len(paper_rows("table1")) - 2, f"{profile}: most rows must build"
+    same = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if signatures[a] == signatures[b]]
+    assert not same, f"{profile}: rows build identical networks: {same}"

@@ -1,0 +1,85 @@
+"""The summary: every table's rows and effects, the findings tally, and ``summary.json`` for the index page."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..study.plan import Plan
+from .findings import tally
+from .pages import md
+from .results import chance, classes
+
+__all__ = ["write_summary", "conclusions", "chance_table"]
+
+
+def _num(x):
+    if x is None:
+        return None
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return x
+    return None if not np.isfinite(x) else round(x, 3)
+
+
+def chance_table(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """How far above chance each trained model is (Tables 1 and 2): mean per-class accuracy / chance."""
+    c = chance(plan)
+    rows = []
+    for name in ("table1", "table2"):
+        for _, r in tables[name].iterrows():
+            rows.append({"table": name, "id": r["id"], "method": r["method"],
+                         "mean per-class (%)": round(r["mean_class"], 1), "× chance": round(r["mean_class"] / c, 2),
+                         "≥ 3× chance": "yes" if r["mean_class"] >= 3 * c else "no"})
+    return pd.DataFrame(rows)
+
+
+def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFrame) -> Path:
+    """``reports/<profile>/summary.json``: rows, effects, findings and chance, for the index and for tests."""
+    c = chance(plan)
+    rows = []
+    for name, df in tables.items():
+        for _, r in df.iterrows():
+            rows.append({"table": name, "id": str(r["id"]), "method": r["method"], "paper": _num(r["paper"]),
+                         "run": _num(r["run"]), "ci_low": _num(r["ci_low"]), "ci_high": _num(r["ci_high"]),
+                         "mean_class": _num(r["mean_class"]), "x_chance": _num(r["mean_class"] / c),
+                         "reference": None if r.get("reference") is None else str(r.get("reference")),
+                         "effect": _num(r.get("effect")), "effect_low": _num(r.get("effect_low")),
+                         "effect_high": _num(r.get("effect_high")), "paper_effect": _num(r.get("paper_effect")),
+                         "resolved": r.get("resolved", ""), "agrees": r.get("agrees", ""),
+                         "params": _num(r.get("params")), "gflops": _num(r.get("gflops"))})
+    t4 = tables["table4"]
+    best = t4.sort_values("run", ascending=False).iloc[0]
+    out = {"profile": plan.study.profile, "synthetic": plan.study.synthetic, "classes": len(classes(plan)),
+           "chance": round(c, 3), "rows": rows,
+           "best_ensemble": {"id": str(best["id"]), "run": _num(best["run"]), "paper": _num(best["paper"])},
+           "findings": json.loads(findings.to_json(orient="records")), "tally": tally(findings)}
+    p = plan.study.reports_path / "summary.json"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(out, indent=1))
+    return p
+
+
+def conclusions(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFrame) -> str:
+    """A paragraph, written from this run's numbers, on what it does and does not reproduce."""
+    c = chance(plan)
+    models = pd.concat([tables["table1"].assign(table="T1"), tables["table2"].assign(table="T2")])
+    below = [f"{r['id']} ({r['mean_class'] / c:.1f}×)" for _, r in models.iterrows() if r["mean_class"] < 3 * c]
+    at_chance = [str(r["id"]) for _, r in models.iterrows() if r["ci_low"] <= c]
+    t = tally(findings)
+    kind = "synthetic demo data" if plan.study.synthetic else "this data"
+    lines = [f"**What this run shows** (computed; chance is {c:.1f}% with {len(classes(plan))} classes, {kind}).",
+             f"- Models of Tables 1–2 below 3× chance (mean per-class): {', '.join(below) or 'none'}.",
+             f"- Models whose top-1 interval includes chance: {', '.join(at_chance) or 'none'}.",
+             f"- Of {t['findings']} findings of the paper checked here, {t['resolved']} are resolved by this run "
+             f"(paired 95% interval excludes 0): {t['agree']} go the paper's way, {t['against']} against it; "
+             f"{t['findings'] - t['resolved']} are not resolved and say nothing either way."]
+    if at_chance:
+        lines.append("- Where a model stays at chance, the differences built on it carry no information about the "
+                     "paper's claims.")
+    text = "\n".join(lines)
+    md(text)
+    return text

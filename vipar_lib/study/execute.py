@@ -1,0 +1,125 @@
+"""The executor: makes the run store hold what a plan asks for. Idempotent and resumable.
+
+::
+
+    plan ──► prepare_data: synthetic videos (vipar synth) + the VIPriors split   (skipped when present)
+         ──► train every needed run, bases first                                 (finished runs skipped,
+                                                                                   a killed run resumes)
+         ──► cost.json per run: parameters and GFLOPs per clip length             (written once)
+         ──► evaluate: one logits file per (run, view, interval, split)           (existing files kept)
+
+Reports never call this: a notebook runs :func:`execute` for its tables, then reads the files.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..data import splits as S
+from ..engine.evaluate import evaluate_run
+from ..engine.runs import write_text_atomic
+from ..engine.train import train
+from ..paper import TABLES
+from ..paths import resolve
+from .config import StudyConfig
+from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, split_dir, video_root
+
+__all__ = ["Prepared", "prepare_data", "execute", "write_cost"]
+
+log = logging.getLogger("vipar.study")
+
+
+@dataclass
+class Prepared:
+    split: S.Split
+    split_dir: Path
+    video_root: Path
+
+
+def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
+    """Generate the synthetic dataset when needed and write the VIPriors split. Idempotent."""
+    ds = study.dataset
+    root = resolve(ds.root)
+    if ds.kind == "synthetic":
+        from ..data.synth import generate
+        opts = {"classes": ds.classes, "groups": ds.groups, "clips": ds.clips, "seed": ds.seed}
+        marker = root / "synth.json"
+        if not marker.is_file() or json.loads(marker.read_text()).get("options") != opts:
+            info = generate(root, progress=progress, **opts)
+            marker.write_text(json.dumps({"options": opts, "info": info}))
+        split = S.vipriors_split(root / "ucfTrainTestlist", group_disjoint=ds.group_disjoint)
+    elif ds.kind == "ucf101":
+        lists = resolve(ds.lists) if ds.lists else root.parent / "ucfTrainTestlist"
+        split = S.vipriors_split(lists, group_disjoint=ds.group_disjoint)
+    else:
+        split = S.read_challenge_layout(root)
+    out = split_dir(study)
+    if not (out / "train.txt").is_file():
+        S.write_split(split, out)
+    return Prepared(split, out, video_root(study))
+
+
+def write_cost(run: PlannedRun, num_classes: int, frames: Iterable[int]) -> dict:
+    """``cost.json``: parameters and forward GFLOPs per clip (2 per multiply-add) at each clip length."""
+    path = run.dir / COST_FILE
+    cost = json.loads(path.read_text()) if path.is_file() else {}
+    missing = sorted({int(f) for f in frames} - {int(k) for k in cost.get("gflops", {})})
+    if not missing and "params" in cost:
+        return cost
+    from ..models.info import model_info
+    cfg = run.config
+    gflops = dict(cost.get("gflops", {}))
+    params = cost.get("params")
+    for t in missing:
+        info = model_info(cfg.model.name, num_classes, t, cfg.data.crop_size, **cfg.model.options)
+        params, gflops[str(t)] = info["params"], info["gflops"]
+    cost = {"params": params, "gflops": gflops, "crop_size": cfg.data.crop_size, "model": cfg.model.name}
+    write_text_atomic(path, json.dumps(cost, indent=1))
+    return cost
+
+
+def _view_frames(req: EvalRequest, run: PlannedRun) -> int:
+    t = run.config.data.clip_len
+    return 2 * t if req.view == "concat_reverse" and run.config.eval.concat_mode == "double" else t
+
+
+def execute(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True,
+            say: Callable[[str], None] | None = None) -> dict:
+    """Train and evaluate what ``tables`` need; return ``{"trained": [...], "evaluated": [...], "reused": n}``."""
+    say = say or (lambda m: log.info(m))
+    tables = list(tables)
+    bad = sorted(set(tables) - set(TABLES))
+    if bad:
+        raise ValueError(f"unknown table(s) {bad}; allowed: {list(TABLES)}")
+    prep = prepare_data(plan.study, progress)
+    runs = plan.runs_for(tables)
+    reqs = plan.requests(tables)
+    done = {"trained": [], "evaluated": [], "reused": 0}
+    for i, run in enumerate(runs, 1):
+        finished = (run.dir / "final.json").is_file()
+        if not finished:
+            say(f"[{i}/{len(runs)}] training {run.name} ({run.config.model.name}, {run.config.data.input_type}, "
+                f"{run.config.train.epochs} epochs)")
+        train(run.config)
+        if finished:
+            done["reused"] += 1
+        else:
+            done["trained"].append(run.name)
+        write_cost(run, prep.split.num_classes,
+                   {_view_frames(q, run) for q in reqs if q.run == run.name} | {run.config.data.clip_len})
+    groups: dict[tuple, list[EvalRequest]] = {}
+    for q in reqs:
+        groups.setdefault((q.run, q.interval, q.split, q.clips), []).append(q)
+    for (name, interval, split, clips), qs in groups.items():
+        todo = [q for q in qs if not plan.logits_path(q).is_file()]
+        if not todo:
+            continue
+        say(f"evaluating {name}: {', '.join(q.view for q in todo)} (interval {interval}, {split}, {clips} clips)")
+        evaluate_run(plan.runs[name].dir, views=[q.view for q in todo], num_clips=clips, interval=interval,
+                     split=split, positions=plan.study.eval.positions, batch_size=plan.study.eval.batch_size,
+                     progress=progress)
+        done["evaluated"] += [plan.logits_path(q).name for q in todo]
+    return done
