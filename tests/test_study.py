@@ -118,3 +118,41 @@ def test_no_two_table1_rows_build_the_same_network(profile):
     assert len(ids) >= len(paper_rows("table1")) - 2, f"{profile}: most rows must build"
     same = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:] if signatures[a] == signatures[b]]
     assert not same, f"{profile}: rows build identical networks: {same}"
+
+
+def test_release_reading_builds_the_authors_models():
+    from vipar_lib.models.slowfast_release import RELEASE_FINAL
+    from vipar_lib.models.tsm import TSM_RELEASE
+    plan = plan_study(load_study("ucf101", {"reading": "release"}))
+    t1 = {r["id"]: r for r in paper_rows("table1")}
+    for r in plan.rows["table1"]:
+        cfg = plan.runs[r.run].config
+        assert cfg.model.name == "slowfast_release_r50"
+        assert {k: v for k, v in cfg.model.options.items() if k != "num_frames"} == t1[r.id]["release"]
+    for r in plan.rows["table2"]:
+        cfg = plan.runs[r.run].config
+        if r.info["family"] == "slowfast":
+            assert cfg.model.name == f"slowfast_release_r{r.info['depth']}"
+            assert {k: cfg.model.options[k] for k in RELEASE_FINAL} == RELEASE_FINAL
+        else:
+            assert {k: cfg.model.options[k] for k in TSM_RELEASE} == TSM_RELEASE
+    assert plan.row("table2", "T2.1").run != plan.row("table1", "T1.7").run     # T1.7 = t+s+st, T2.1 = released net
+
+
+@pytest.mark.slow
+def test_a_release_reading_row_trains_end_to_end_on_smoke_data(tmp_path):
+    from vipar_lib.engine.evaluate import evaluate_run
+    from vipar_lib.engine.train import train
+    from vipar_lib.logits import load_logits
+    from vipar_lib.study import prepare_data
+    study = load_study("smoke", {"reading": "release", "runs_dir": str(tmp_path / "runs"),
+                                 "dataset": {"root": str(tmp_path / "data")}})
+    plan = plan_study(study)
+    prepare_data(study, progress=False)
+    row = plan.row("table1", "T1.3")                  # +2plus1D under the release reading: conv_a=t+s
+    for name in (*plan.runs[row.run].needs, row.run):
+        assert (train(plan.runs[name].config) / "final.json").is_file()
+    (path,) = evaluate_run(plan.runs[row.run].dir, views=["center"], progress=False)
+    lf = load_logits(path)
+    assert lf.meta["model"] == "slowfast_release_r50" and lf.logits.shape == (len(lf.video), 4)
+    assert not (lf.logits != lf.logits).any()         # no NaN: every test video was scored

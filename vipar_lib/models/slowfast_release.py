@@ -66,7 +66,8 @@ A bottleneck (r1c7:10-51, release:11-72)::
   for tiny demo variants; ``dropout`` 0.5 (r1c7:55 — the release's default is 0.6, release:76,
   which its training scripts keep); ``num_frames`` (64) only sizes TAM.
 
-:data:`RELEASE_FINAL` is the released final network; :data:`TABLE1_RELEASE` maps each Table-1 row.
+:data:`RELEASE_FINAL` is the released final network. Which options each Table-1 row means under
+the release reading is data, beside the text reading's: ``release`` in ``vipar_lib/paper_tables.yaml``.
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ from .blocks import activation as activation_part  # the option named `activatio
 from .registry import ModelOptionError, Option, register_model
 
 __all__ = ["ReleaseParts", "ReleaseBottleneck", "SlowFastRelease", "conv_a_builder", "slowfast_release_r50",
-           "slowfast_release_r101", "RELEASE_FINAL", "TABLE1_RELEASE", "CONV_A"]
+           "slowfast_release_r101", "RELEASE_FINAL", "CONV_A"]
 
 CONV_A = ("t", "t+s", "t+st", "t+s+st")
 RELEASE_NONLOCAL_BLOCKS = (0, 2)          # res3 blocks followed by a non-local block (release:106-112, :145-151)
@@ -209,21 +210,6 @@ class SlowFastRelease(nn.Module):
 #: The released final network ("SlowFast with ELU, POOL, and 2+1D with k=3"; release file defaults,
 #: as ``trainrgb.py``/``traindiff.py`` build it: ``slowfastnet.resnet50(class_num=101)``).
 RELEASE_FINAL = {"activation": "elu", "downsample": "pool", "conv_a": "t+s", "dropout": 0.6}
-
-#: Table 1 under the release reading (row id -> options). "T1.7" follows the text (all three
-#: branches); "T1.7-alt" is the released network, which Table 2 names "+ELU+POOL+(3*3+3*1+1*3)" at
-#: the same 73.5. T1.6 (TAM) has no release counterpart; T1.8 is the commented c3d-attention branch.
-TABLE1_RELEASE = {
-    "T1.1": {},
-    "T1.2": {"non_local": True},
-    "T1.3": {"conv_a": "t+s"},
-    "T1.4": {"activation": "elu", "downsample": "pool"},
-    "T1.5": {"activation": "elu", "downsample": "pool", "non_local": True},
-    "T1.6": {"activation": "elu", "downsample": "pool", "temporal_module": "tam"},
-    "T1.7": {"activation": "elu", "downsample": "pool", "conv_a": "t+s+st"},
-    "T1.7-alt": {"activation": "elu", "downsample": "pool", "conv_a": "t+s"},
-    "T1.8": {"conv_a": "t+st", "st_attention": True},
-}
 
 RELEASE_OPTIONS = {
     "activation": Option("relu", choices=("relu", "elu"), help="elu: the release's ELU (release:37,101,140)"),

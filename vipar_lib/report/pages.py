@@ -19,6 +19,7 @@ from ..ensemble import greedy_search
 from ..metrics import confusion_matrix
 from ..paper import PAPER_CITATION, table_meta
 from ..study import Plan, StudyConfig, check_notebook_parameters, load_study, plan_study
+from ..study.config import READINGS
 from . import figures as F
 from .findings import check_findings, style_findings, tally
 from .results import chance, classes, histories, row_logits, table_logits
@@ -65,7 +66,8 @@ def banner(study: StudyConfig) -> None:
     else:
         text = (f"**Profile: `{study.profile}`.** Real data ({study.dataset.kind}) under `{study.dataset.root}`; "
                 "every model was trained by this run.")
-    md(f"{text}\n\nPaper: {PAPER_CITATION}. Paper numbers appear only in the *paper* columns.")
+    md(f"{text}\n\n**Reading: `{study.reading}`** — {READINGS[study.reading]}. Paper: {PAPER_CITATION}. "
+       "Paper numbers appear only in the *paper* columns.")
 
 
 def figures_dir(plan: Plan) -> Path:

@@ -225,8 +225,10 @@ Paper numbers are the paper's (UCF101); every other number was computed by the r
 def _headline(summary: dict) -> str:
     synthetic = summary.get("synthetic", True)
     chance = summary.get("chance")
+    reading = summary.get("reading", "text")
     t = summary.get("tally", {})
-    parts = [f"<h2>Headline: the paper's findings, checked</h2><p>{t.get('resolved', 0)} of {t.get('findings', 0)} "
+    parts = [f"<h2>Headline: the paper's findings, checked ({html.escape(reading)} reading)</h2>"
+             f"<p>{t.get('resolved', 0)} of {t.get('findings', 0)} "
              f"findings are resolved by this run (paired 95% interval excludes 0); {t.get('agree', 0)} go the paper's "
              f"way, {t.get('against', 0)} against it. Chance is {_f(chance)}% top-1.</p>"]
     rows = "".join(f"<tr><td>{html.escape(f['finding (paper)'])}</td><td>{html.escape(f['rows'])}</td>"

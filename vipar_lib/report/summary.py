@@ -53,7 +53,8 @@ def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.Data
                          "params": _num(r.get("params")), "gflops": _num(r.get("gflops"))})
     t4 = tables["table4"]
     best = t4.sort_values("run", ascending=False).iloc[0]
-    out = {"profile": plan.study.profile, "synthetic": plan.study.synthetic, "classes": len(classes(plan)),
+    out = {"profile": plan.study.profile, "reading": plan.study.reading, "synthetic": plan.study.synthetic,
+           "classes": len(classes(plan)),
            "chance": round(c, 3), "rows": rows,
            "best_ensemble": {"id": str(best["id"]), "run": _num(best["run"]), "paper": _num(best["paper"])},
            "findings": json.loads(findings.to_json(orient="records")), "tally": tally(findings)}

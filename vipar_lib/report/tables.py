@@ -154,7 +154,9 @@ def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, cha
     d_acc = decimals(float(np.nanmedian(df["ci_high"] - df["ci_low"]))) if len(df) else 1
     has_effect = "effect" in df and np.isfinite(df["effect"].astype(float)).any()
     d_eff = decimals(float(np.nanmedian(df["effect_high"] - df["effect_low"]))) if has_effect else 1
-    out = pd.DataFrame({"id": df["id"].astype(str), "method": df["method"]})
+    out = pd.DataFrame({"id": df["id"].astype(str)})
+    if not {"network", "input", "interval", "view"} <= set(df.columns):    # Table 3's method just repeats them
+        out["method"] = df["method"]
     for k in ("network", "input", "interval", "view", "members"):
         if k in df:
             out[k] = df[k].astype(str)

@@ -5,6 +5,7 @@
     profile: demo
     dataset:  {kind: synthetic, root: data/demo, classes: 10, ...}   # what to train and test on
     runs_dir: runs/demo                                              # the run store
+    reading:  text                                                   # text | release: which models
     data:     {crop_size: 32, short_side: 36, augment: {...}, ...}  # a run's data section (engine DataConfig)
     train:    {batch_size: 16, lr: 0.01, ...}                        # a run's train section (engine TrainConfig)
     eval:     {num_clips: 3, ...}                                    # a run's eval section (engine EvalConfig)
@@ -37,11 +38,13 @@ from ..paths import resolve
 from ..typed import ConfigError, from_dict, merge, option, to_dict
 
 __all__ = ["StudyConfig", "DatasetSection", "FramesSection", "EpochsSection", "ReleaseSection", "load_study",
-           "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "NOTEBOOK_PARAMETERS",
+           "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "NOTEBOOK_PARAMETERS",
            "check_notebook_parameters"]
 
 PARAMS_DIR = REPO_DIR / "params"
 DATASET_KINDS = ("synthetic", "ucf101", "challenge")
+READINGS = {"text": "the paper's words: PySlowFast/torchvision structures (slowfast_r50/_r101, tsm_r50/_r101)",
+            "release": "the authors' released code, xdw1995/123 (slowfast_release_r50/_r101, TSM as released)"}
 # what the planner sets per row: refused in a params file
 PLANNED_KEYS = ("data.split_dir", "data.video_root", "data.input_type", "data.clip_len", "train.epochs",
                 "train.init_from", "eval.views")
@@ -86,6 +89,8 @@ class StudyConfig:
     profile: str = option("smoke", help="the profile's name, shown in every report")
     dataset: DatasetSection = field(default_factory=DatasetSection)
     runs_dir: str = option("runs/smoke", help="the run store")
+    reading: str = option("text", choices=tuple(READINGS), help="which models build the tables: the paper's text "
+                          "or the authors' release (see README: interpretation table)")
     reports_dir: str = option("", help="where HTML, figures and summary.json go (default reports/<profile>)")
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

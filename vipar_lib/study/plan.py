@@ -21,6 +21,14 @@ Protocols (III.B), each a reading of the paper::
   start fresh; the run's ``warm_start.json`` lists them).
 * "We first used single-frame as input to train TSM ... we fine-tune TSM by using 16-frames": the
   single-frame run is shared by the shift and no-shift rows, since a shift does nothing on one frame.
+
+Two readings (``StudyConfig.reading``) build the same protocol from different models:
+
+* ``text`` — the paper's words: ``slowfast_r50/_r101`` with each Table-1 row's ``options``
+  (``paper_tables.yaml``); Table 2's final structure is T1.7's; ``tsm_r50/_r101``.
+* ``release`` — the authors' code (xdw1995/123): ``slowfast_release_r50/_r101`` with each row's
+  ``release`` options; Table 2's final structure is the released network (``RELEASE_FINAL``);
+  TSM with the release's options (``TSM_RELEASE``: partial BN, its head, its frame layout).
 """
 from __future__ import annotations
 
@@ -30,6 +38,8 @@ from pathlib import Path
 from ..engine.config import RunConfig, config_from_dict
 from ..engine.runs import run_dir
 from ..logits import logits_name
+from ..models.slowfast_release import RELEASE_FINAL
+from ..models.tsm import TSM_RELEASE
 from ..paper import TABLES, paper_rows, recipe_members, table_meta
 from ..paths import resolve
 from ..typed import merge, to_dict
@@ -191,9 +201,17 @@ class _Planner:
         return self.add(cfg, "row", (base,))
 
     def tsm_single(self, model: str, input_type: str) -> str:
-        cfg = self.config(f"tsm_single_{model}", model, {"shift": False}, input_type, clip_len=1,
+        cfg = self.config(f"tsm_single_{model}", model, _tsm_options(self.s, False), input_type, clip_len=1,
                           epochs=self.s.epochs.tsm_single)
         return self.add(cfg, "single-frame")
+
+
+def _slowfast(study: StudyConfig, depth) -> str:
+    return f"slowfast_release_r{depth}" if study.reading == "release" else f"slowfast_r{depth}"
+
+
+def _tsm_options(study: StudyConfig, shift: bool) -> dict:
+    return {**(TSM_RELEASE if study.reading == "release" else {}), "shift": shift}
 
 
 def _table_eval(run: str, study: StudyConfig, view="center", interval=1, split="test") -> EvalRequest:
@@ -205,26 +223,31 @@ def plan_study(study: StudyConfig) -> Plan:
     p = _Planner(study)
     rows: dict[str, list[PlannedRow]] = {}
 
-    base = p.base("slowfast_r50", "rgb")
+    release = study.reading == "release"
+    key = "release" if release else "options"
+    r50 = _slowfast(study, 50)
+    base = p.base(r50, "rgb")
     rows["table1"] = []
     for r in paper_rows("table1"):
-        run = p.finetune(f"t1_{r['id'].replace('.', '_')}", "slowfast_r50", r["options"], "rgb", base)
+        run = p.finetune(f"t1_{r['id'].replace('.', '_')}", r50, r[key], "rgb", base)
+        note = r.get("release_note" if release else "reading", "")
         rows["table1"].append(PlannedRow("table1", r["id"], r["method"], r["acc"], run, _table_eval(run, study),
-                                         info={"options": r["options"], "reading": r.get("reading", "")}))
+                                         info={"options": r[key], "reading": note}))
 
-    final = next(r for r in paper_rows("table1") if r["id"] == "T1.7")["options"]
+    final = RELEASE_FINAL if release else next(r for r in paper_rows("table1") if r["id"] == "T1.7")["options"]
     rows["table2"] = []
     for r in paper_rows("table2"):
         if r["family"] == "slowfast":
-            model = f"slowfast_r{r['depth']}"
+            model = _slowfast(study, r["depth"])
             b = p.base(model, r["input"])
-            name = "t1_T1_7" if (model, r["input"]) == ("slowfast_r50", "rgb") else f"t2_{model}_{r['input']}"
+            same_as_t17 = (model, r["input"]) == (r50, "rgb") and not release
+            name = "t1_T1_7" if same_as_t17 else f"t2_{model}_{r['input']}"
             run = p.finetune(name, model, final, r["input"], b)
         else:
             model = f"tsm_r{r['depth']}"
             single = p.tsm_single(model, r["input"])
-            run = p.finetune(f"t2_{model}_{'shift' if r['shift'] else 'noshift'}", model, {"shift": r["shift"]},
-                             r["input"], single)
+            run = p.finetune(f"t2_{model}_{'shift' if r['shift'] else 'noshift'}", model,
+                             _tsm_options(study, r["shift"]), r["input"], single)
         rows["table2"].append(PlannedRow("table2", r["id"], r["method"], r["acc"], run, _table_eval(run, study),
                                          info={"input": r["input"], "family": r["family"], "depth": r["depth"]}))
 
