@@ -156,3 +156,27 @@ def test_a_release_reading_row_trains_end_to_end_on_smoke_data(tmp_path):
     lf = load_logits(path)
     assert lf.meta["model"] == "slowfast_release_r50" and lf.logits.shape == (len(lf.video), 4)
     assert not (lf.logits != lf.logits).any()         # no NaN: every test video was scored
+
+
+def test_cost_plan_adds_up():
+    from vipar_lib.study.cost import ASSUMED_TFLOPS, cost_plan, format_cost
+    plan = plan_study(load_study("ucf101"))
+    c = cost_plan(plan)
+    assert c["split_sizes"]["train"] in (4795, 4795)            # published sizes or the official lists
+    base = next(r for r in c["runs"] if r["name"] == "base_slowfast_r50_rgb")
+    cfg = plan.runs["base_slowfast_r50_rgb"].config
+    assert base["frames"] == 64 and base["epochs"] == cfg.train.epochs
+    assert base["train_clips"] == (4795 // 128) * 128
+    assert 25 < base["fwd_gflops"] < 35                         # SlowFast-R50 at 64x112x112 (2 per multiply-add)
+    val = 4742 * (cfg.train.epochs // cfg.train.val_every)
+    assert base["train_pflop"] == pytest.approx((3 * cfg.train.epochs * base["train_clips"] + val)
+                                                * base["fwd_gflops"] / 1e6)
+    assert base["eval_pflop"] == 0                              # bases are not evaluated on test
+    t17 = next(r for r in c["runs"] if r["name"] == "t1_T1_7")
+    assert t17["eval_pflop"] > 0 and t17["fwd_gflops"] > base["fwd_gflops"]   # Table 3 evaluates T1.7 = T2.1
+    assert c["total"]["train_pflop"] == pytest.approx(sum(r["train_pflop"] for r in c["runs"]))
+    assert c["gpu_hours"]["all"] == pytest.approx(
+        (c["total"]["train_pflop"] + c["total"]["eval_pflop"]) * 1e3 / ASSUMED_TFLOPS / 3600)
+    text = format_cost(c)
+    assert "assumed" in text and "not measured" in text and "t2_tsm_r50_shift" in text
+    assert cost_plan(plan, throughput_tflops=100)["throughput_source"] == "given"

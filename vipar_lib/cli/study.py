@@ -13,29 +13,19 @@ SET = arg("--set", action="append", metavar="KEY=VALUE", default=None,
           help="override a setting of the params file, e.g. --set epochs.base=5 --set dataset.root=/data/UCF-101")
 
 
-@command("plan", "print what a profile trains and evaluates, before anything runs",
+@command("plan", "print what a profile trains and evaluates and what it will cost, before anything runs",
          PROFILE, SET, arg("--tables", nargs="+", choices=TABLES, default=list(TABLES), help="tables to plan for"),
-         JSON)
+         arg("--throughput", type=float, default=None, metavar="TFLOPS",
+             help="sustained training throughput of your GPU in TFLOP/s (benchmarks/train_step.py measures it); "
+                  "default: a stated assumption"),
+         arg("--decode-workers", type=int, default=None, help="decoding processes (default: the profile's "
+                                                              "data.workers)"), JSON)
 def plan(a):
     from ..study import load_study, plan_study
+    from ..study.cost import cost_plan, format_cost
     p = plan_study(load_study(a.profile, parse_pairs(a.set, "--set")))
-    runs = p.runs_for(a.tables)
-    reqs = p.requests(a.tables)
-    rows = [{"name": r.name, "role": r.role, "model": r.config.model.name, "input": r.config.data.input_type,
-             "frames": r.config.data.clip_len, "epochs": r.config.train.epochs, "needs": list(r.needs),
-             "finished": (r.dir / "final.json").is_file(), "dir": str(r.dir)} for r in runs]
-    have = sum(p.logits_path(q).is_file() for q in reqs)
-    if a.json:
-        print(json.dumps({"profile": p.study.profile, "runs": rows, "evaluations": len(reqs),
-                          "evaluations_done": have}, indent=1))
-        return 0
-    print(f"profile {p.study.profile}: {len(runs)} runs, {len(reqs)} logits files ({have} in the run store)")
-    print(f"{'run':28} {'role':12} {'model':14} {'input':5} {'T':>3} {'epochs':>6}  state")
-    for r in rows:
-        state = "finished" if r["finished"] else "to train"
-        needs = f" (from {', '.join(r['needs'])})" if r["needs"] else ""
-        print(f"{r['name']:28} {r['role']:12} {r['model']:14} {r['input']:5} {r['frames']:3d} {r['epochs']:6d}  "
-              f"{state}{needs}")
+    c = cost_plan(p, a.tables, a.throughput, a.decode_workers)
+    print(json.dumps(c, indent=1) if a.json else format_cost(c))
     return 0
 
 
