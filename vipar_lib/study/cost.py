@@ -27,7 +27,8 @@ from ..paths import resolve
 from .config import StudyConfig
 from .plan import Plan, split_dir
 
-__all__ = ["RunCost", "cost_plan", "format_cost", "split_sizes", "ASSUMED_TFLOPS", "DECODE_FPS_PER_CORE", "VIPRIORS_SIZES"]
+__all__ = ["RunCost", "cost_plan", "format_cost", "split_sizes", "ASSUMED_TFLOPS", "DECODE_FPS_PER_CORE",
+           "VIPRIORS_SIZES"]
 
 #: the challenge split's sizes (shared/data/README.md), used when no list is at hand
 VIPRIORS_SIZES = {"train": 4795, "validation": 4742, "test": 3783}
