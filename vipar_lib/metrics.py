@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["predictions", "top1", "topk_accuracy", "per_class_accuracy", "mean_class_accuracy",
+__all__ = ["decimals", "predictions", "top1", "topk_accuracy", "per_class_accuracy", "mean_class_accuracy",
            "topk_mean_class_accuracy", "confusion_matrix", "bootstrap_ci", "bootstrap_mean",
            "paired_difference"]
 
@@ -103,3 +103,10 @@ def paired_difference(logits_a, logits_b, labels, n: int = 1000, seed: int = 0,
     d = (predictions(logits_a) == labels).astype(float) - (predictions(logits_b) == labels).astype(float)
     lo, hi = bootstrap_mean(d, n, seed, alpha)
     return float(d.mean()), lo, hi
+
+
+def decimals(width: float) -> int:
+    """Decimals a percentage deserves when its 95% interval is ``width`` points wide (0, 1 or 2)."""
+    if not np.isfinite(width) or width >= 10:
+        return 0
+    return 1 if width >= 1 else 2

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..metrics import decimals
 from ..paper import findings as paper_findings
 from ..paper import row_ref
 from ..study.plan import Plan
 from .results import resolve_ref, row_logits
-from .tables import decimals, paired_difference
+from .tables import paired_difference
 
 __all__ = ["check_findings", "style_findings", "tally"]
 

@@ -76,7 +76,10 @@ def figures_dir(plan: Plan) -> Path:
 
 
 def show_figure(fig, alt: str, name: str = "", plan: Plan | None = None, folder: Path | None = None):
-    """Save ``fig`` as PNG (when a folder is known) and display it with alt text; returns the PNG path."""
+    """Save ``fig`` as PNG (when a folder is known) and display it with alt text.
+
+    Returns nothing, so a notebook cell ending in a figure call shows the figure and no value.
+    """
     import matplotlib.pyplot as plt
     from IPython.display import HTML
     buf = io.BytesIO()
@@ -92,7 +95,6 @@ def show_figure(fig, alt: str, name: str = "", plan: Plan | None = None, folder:
     _display(HTML(f'<figure style="margin:0"><img src="data:image/png;base64,{b64}" alt="{html.escape(alt)}" '
                   f'style="max-width:100%"><figcaption style="font-size:85%;color:#555">{html.escape(alt)}'
                   "</figcaption></figure>"))
-    return out
 
 
 def table(plan: Plan, name: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..logits import LogitsFile, align
-from ..metrics import bootstrap_mean, mean_class_accuracy, predictions, top1
+from ..metrics import bootstrap_mean, decimals, mean_class_accuracy, predictions, top1
 from ..metrics import paired_difference as _paired
 from ..paper import table_meta
 from ..study.plan import Plan
@@ -125,13 +125,6 @@ def build_table(plan: Plan, table: str) -> pd.DataFrame:
             extra["members"] = " + ".join(f"{i}×{w:g}" if w != 1 else str(i) for i, w in r.members)
         rows.append(result_row(r.id, r.method, r.paper, lf, params, gflops, n_boot, **extra))
     return compare_table(rows, logits, reference_of(table), n_boot)
-
-
-def decimals(width: float) -> int:
-    """Decimals a number deserves when its 95% interval is ``width`` points wide (0, 1 or 2)."""
-    if not np.isfinite(width) or width >= 10:
-        return 0
-    return 1 if width >= 1 else 2
 
 
 def _fmt(x, d: int, sign: bool = False) -> str:
