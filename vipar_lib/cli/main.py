@@ -10,7 +10,7 @@ import difflib
 import sys
 
 from .. import __version__
-from . import data, models, runs, study  # noqa: F401  (each registers its commands)
+from . import data, models, released, runs, study  # noqa: F401  (each registers its commands)
 from .registry import COMMANDS
 
 __all__ = ["main", "build_parser", "user_errors"]
@@ -23,9 +23,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from ..data.video import VideoError
     from ..logits import LogitsError
     from ..models import ModelOptionError
+    from ..released import ReleasedError
     from ..typed import ConfigError
-    return (ConfigError, SplitError, ChallengeError, VideoError, ModelOptionError, LogitsError, FileNotFoundError,
-            FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+    return (ConfigError, SplitError, ChallengeError, VideoError, ModelOptionError, LogitsError, ReleasedError,
+            FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,13 +31,14 @@ from ..study import load_study
 __all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status"]
 
 NOTEBOOKS = ("00_data", "01_module_ablations", "02_backbones", "03_test_time_augmentation", "04_ensembles",
-             "05_summary")
+             "05_summary", "06_released_logits")
 TITLES = {"00_data": "Data: split, group leakage, RGB and residual frames",
           "01_module_ablations": "Table 1: SlowFast module ablations",
           "02_backbones": "Table 2: backbones and input types",
           "03_test_time_augmentation": "Table 3: test-time augmentation",
           "04_ensembles": "Table 4: ensembles",
-          "05_summary": "Summary: all tables, cost vs accuracy, what reproduces"}
+          "05_summary": "Summary: all tables, cost vs accuracy, what reproduces",
+          "06_released_logits": "Authors' released logits, real UCF101 test set: Tables 3–4 re-scored"}
 TABLE_OF = {"01_module_ablations": "table1", "02_backbones": "table2", "03_test_time_augmentation": "table3",
             "04_ensembles": "table4"}
 STATUS_FILE = "status.json"
@@ -188,7 +189,7 @@ def write_index(out_dir: Path, profile: str, status: dict, synthetic: bool, note
     warn = ("<p class='warn'><b>Synthetic data.</b> The numbers of these reports come from the synthetic dataset "
             f"of the <code>{profile}</code> profile. They test the pipeline and show the direction of effects on a "
             "toy problem; they are <b>not</b> a reproduction of the paper's UCF101 results. Compare effects, not "
-            "accuracies.</p>") if synthetic else ""
+            "accuracies." + _released_exception(out_dir) + "</p>") if synthetic else ""
     items = []
     for n in notebooks:
         st = status.get(n)
@@ -204,11 +205,13 @@ def write_index(out_dir: Path, profile: str, status: dict, synthetic: bool, note
         csv = f"; <a href='{t}.csv'>{t}.csv</a>" if t and (out_dir / f"{t}.csv").is_file() else ""
         items.append(f"<li>{link} <small>({state}{csv})</small></li>")
     headline = _headline(summary) if summary else "<p>No summary yet (the summary notebook did not run or failed).</p>"
+    headline = _released_section(out_dir) + headline
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vipar reports ({profile})</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;font-size:14px;margin:.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:3px 8px;
 text-align:left}}th{{background:#f3f3f3}}td.n{{text-align:right;font-variant-numeric:tabular-nums}}
 .warn{{background:#fff4e5;border-left:5px solid #f0a020;padding:.6em 1em}}.bad{{color:#b00020}}
+.real{{background:#eef7ee;border-left:5px solid #2e8b57;padding:.2em 1em .6em;margin:1em 0 1.5em}}
 caption{{text-align:left;font-weight:bold;padding:.3em 0}}</style></head><body>
 <h1>vipar: DeepBlue VIPriors 2020 reproduction — profile <code>{profile}</code></h1>
 {warn}
@@ -254,3 +257,84 @@ def _headline(summary: dict) -> str:
                  "points against each table's reference row, on the same test videos.</caption><tr>"
                  + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
     return "\n".join(parts)
+
+
+def _pc(x, d=1, sign=False):
+    """A fraction as percent text."""
+    return _f(None if x is None else 100 * x, d, sign)
+
+
+def _released_exception(out_dir: Path) -> str:
+    """The synthetic warning's one exception, when notebook 06 wrote ``released.json``."""
+    try:
+        found = json.loads((Path(out_dir) / "released.json").read_text()).get("found")
+    except (OSError, ValueError, AttributeError):
+        found = False
+    if not found:
+        return ""
+    return (" <b>Exception:</b> the report and the section marked <i>authors' released logits, real UCF101 test "
+            "set</i> re-score the authors' own predictions on the real UCF101 test set.")
+
+
+def _released_section(out_dir: Path) -> str:
+    """The real-data rows from ``released.json`` (notebook 06), set apart from the synthetic ones; "" without it."""
+    p = Path(out_dir) / "released.json"
+    try:
+        j = json.loads(p.read_text()) if p.is_file() else None
+    except json.JSONDecodeError:
+        j = None
+    if not j:
+        return ""
+    label = html.escape(j.get("label", "authors' released logits, real UCF101 test set"))
+    title = f"<h2>Real data: {label}</h2>"
+    if not j.get("found"):
+        return (f"<div class='real' style='border-left-color:#999;background:#f5f5f5'>{title}"
+                "<p><b>The authors' release was not found</b>: "
+                f"{html.escape(str(j.get('error', '')))}. Get it with <code>vipar released fetch</code> (or download "
+                "the repository's zip from GitHub, github.com/xdw1995/123, and unpack it), then run "
+                f"<code>vipar reproduce --profile {html.escape(str(j.get('profile', 'demo')))} --set "
+                "release.dir=/path/to/release --only 06_released_logits</code>.</p></div>")
+    sa, rd, sel, rng = j["sum_all"], j.get("rgb_diff"), j["selection"], j["range_top1"]
+    op, tc, cf = sel["optimism"], sel["test_chosen"], sel["crossfit"]
+    rows = [("single released files (top-1)", f"{_pc(rng['min'])} – {_pc(rng['max'])}",
+             f"{len(j['files'])} files; lowest {html.escape(rng['min_file'])}, highest {html.escape(rng['max_file'])}"),
+            (f"plain sum of all {sa['files']} files (mean per-class)",
+             f"{_pc(sa['mean_class'])} [{_pc(sa['ci_low'])}, {_pc(sa['ci_high'])}]", "no selection")]
+    if rd:
+        rows.append(("RGB + Diff: gain of the sum over the better input (top-1, points)",
+                     f"{_pc(rd['gain_top1'], 1, True)} [{_pc(rd['gain_top1_ci_low'], 1, True)}, "
+                     f"{_pc(rd['gain_top1_ci_high'], 1, True)}]",
+                     f"{html.escape(rd.get('pair', rd['rgb']))}: RGB {_pc(rd['rgb_top1'])}, Diff "
+                     f"{_pc(rd['diff_top1'])}, sum {_pc(rd['sum_top1'])}; videos only Diff gets right: "
+                     f"{rd['only_diff']}, only RGB: {rd['only_rgb']}"))
+    b4 = j.get("best_table4")
+    if b4:
+        rows.append((f"best paper recipe rebuilt from the released files ({html.escape(b4['id'])}, mean per-class)",
+                     _pc(b4["mean_class"]), f"paper: {_f(b4['paper_acc'])}; rebuilt recipes lack some of their rows"))
+    rows += [("greedy ensemble chosen on the test labels (fusion.py's way, mean per-class)", _pc(tc["mean_class"], 2),
+              "reported on the labels it was chosen on"),
+             (f"the same choice cross-fitted over random halves (mean per-class, {cf['repeats']} halvings)",
+              _pc(cf["mean_class"], 2), "chosen on one half, reported on the other"),
+             ("optimism of choosing on test (points)",
+              f"{_pc(op['mean_class'], 2, True)} [{_pc(op['ci_low'], 2, True)}, {_pc(op['ci_high'], 2, True)}]",
+              "test-chosen minus cross-fitted, paired 95% CI")]
+    body = "".join(f"<tr><td>{a}</td><td class=n style='white-space:nowrap'>{b}</td><td>{c}</td></tr>"
+                   for a, b, c in rows)
+    files = "".join(f"<tr><td>{html.escape(f['file'])}</td><td>{html.escape(str(f.get('input') or '?'))}</td>"
+                    f"<td>{html.escape(str(f.get('view') or '?'))}</td><td class=n>{f.get('interval') or '?'}</td>"
+                    f"<td class=n style='white-space:nowrap'>{_pc(f['top1'])} [{_pc(f['top1_ci_low'])}, "
+                    f"{_pc(f['top1_ci_high'])}]</td><td class=n style='white-space:nowrap'>{_pc(f['mean_class'])} "
+                    f"[{_pc(f['ci_low'])}, {_pc(f['ci_high'])}]</td></tr>"
+                    for f in j["files"])
+    left = f" {len(j['problems'])} file(s) could not be read and were left out." if j.get("problems") else ""
+    return (f"<div class='real'>{title}<p>These rows are <b>not synthetic</b>: they re-score the pre-softmax test "
+            f"logits the DeepBlue team published (github.com/xdw1995/123) against the official UCF101 labels of the "
+            f"{j['videos']:,} VIPriors test videos ({j['classes']} classes). No model of this study made them; they do "
+            f"not depend on the profile. Accuracies in %, 95% bootstrap intervals over test videos.{left} "
+            "Details: the report <i>Authors' released logits</i> above; "
+            "<a href='released_files.csv'>released_files.csv</a>.</p>"
+            f"<table><caption>{label[:1].upper() + label[1:]}: headline numbers</caption>"
+            "<tr><th>what</th><th>value</th><th>note</th></tr>"
+            f"{body}</table><details open><summary>Per-file rows ({len(j['files'])} files, {label})</summary><table>"
+            "<tr><th>file</th><th>input</th><th>view</th><th>interval</th><th>top-1 [95% CI]</th>"
+            f"<th>mean per-class [95% CI]</th></tr>{files}</table></details></div>")
