@@ -63,7 +63,7 @@ def test_unknown_class_and_bad_label_are_listed(tmp_path):
         S.vipriors_split(tmp_path)
     assert "trainlist01.txt" in str(e.value) and "C/v_C_g01_c01.avi" in str(e.value) and "D/v_D" in str(e.value)
     (tmp_path / "trainlist01.txt").write_text("A/v_A_g01_c01.avi 2\r\n")
-    with pytest.raises(S.SplitError, match="label '2' does not match class 'A'"):
+    with pytest.raises(S.SplitError, match="label .2. does not match class .A."):
         S.vipriors_split(tmp_path)
 
 
@@ -84,3 +84,126 @@ def test_challenge_layout(shared_data, tmp_path):
     assert sp.counts() == {"train": 4795, "validation": 4742, "test": 3783}
     assert sp["train"][0].path == "videos/video_train_0000001.avi"
     assert sp.class_ids[sp["train"][0].label] == 100 and sp["test"][0].label == -1
+
+
+# -- duplicates, overlaps and labels that disagree with the class folder (issue #13) ---------------
+def _lists(tmp_path, train, test):
+    (tmp_path / "classInd.txt").write_text("1 A\r\n2 B\r\n")
+    (tmp_path / "trainlist01.txt").write_text("".join(f"{l}\r\n" for l in train))
+    (tmp_path / "testlist01.txt").write_text("".join(f"{l}\r\n" for l in test))
+    return tmp_path
+
+
+_TRAIN = ["A/v_A_g02_c01.avi 1", "A/v_A_g02_c02.avi 1", "A/v_A_g03_c01.avi 1", "B/v_B_g02_c01.avi 2",
+          "B/v_B_g03_c01.avi 2"]
+_TEST = ["A/v_A_g01_c01.avi", "B/v_B_g01_c01.avi"]
+
+
+def test_clean_lists_split_without_overlap(tmp_path):
+    sp = S.vipriors_split(_lists(tmp_path, _TRAIN, _TEST))
+    paths = [e.path for s in S.SPLITS for e in sp[s]]
+    assert len(paths) == len(set(paths)) == 7
+
+
+def test_duplicated_list_lines_are_refused_naming_them(tmp_path):
+    # the repeat would otherwise land in train (first half) and validation (second half)
+    _lists(tmp_path, _TRAIN[:3] + ["A/v_A_g02_c01.avi 1"] + _TRAIN[3:], _TEST)
+    with pytest.raises(S.SplitError) as e:
+        S.vipriors_split(tmp_path)
+    msg = str(e.value)
+    assert "trainlist01.txt" in msg and "A/v_A_g02_c01.avi (lines 1, 4)" in msg and "\n" not in msg
+    # a repeated test line too
+    _lists(tmp_path, _TRAIN, _TEST + [_TEST[1]])
+    with pytest.raises(S.SplitError, match=r"testlist01.txt: 1 entries listed more than once: B/v_B_g01_c01.avi \(lines 2, 3\)"):
+        S.vipriors_split(tmp_path)
+    # a list that repeats videos on purpose (another protocol) can opt out
+    _lists(tmp_path, _TRAIN + [_TRAIN[0]], _TEST)
+    assert len(S.read_ucf_list(tmp_path / "trainlist01.txt", {"A": 1, "B": 2}, allow_duplicates=True)) == 6
+
+
+def test_test_video_in_the_train_list_is_refused(tmp_path):
+    _lists(tmp_path, _TRAIN + ["B/v_B_g01_c01.avi 2"], _TEST)
+    with pytest.raises(S.SplitError) as e:
+        S.vipriors_split(tmp_path)
+    msg = str(e.value)
+    assert "trainlist01.txt" in msg and "testlist01.txt" in msg and "\n" not in msg
+    assert "B/v_B_g01_c01.avi (trainlist01.txt:6, testlist01.txt:2)" in msg
+
+
+def test_many_offenders_are_counted_and_the_first_ten_shown(tmp_path):
+    train = [f"A/v_A_g02_c{k:02d}.avi 1" for k in range(1, 16)]
+    _lists(tmp_path, train + train, _TEST)
+    with pytest.raises(S.SplitError, match="15 entries listed more than once") as e:
+        S.vipriors_split(tmp_path)
+    assert "c10.avi" in str(e.value) and "c11.avi" not in str(e.value) and "and 5 more" in str(e.value)
+
+
+def test_wrong_labels_are_all_listed(tmp_path):
+    _lists(tmp_path, ["A/v_A_g02_c01.avi 2", "A/v_A_g02_c02.avi 1", "B/v_B_g02_c01.avi 1"], _TEST)
+    with pytest.raises(S.SplitError) as e:
+        S.vipriors_split(tmp_path)
+    msg = str(e.value)
+    assert "2 labels disagree with the class folder" in msg and "line 1:" in msg and "line 3:" in msg
+    assert "\n" not in msg
+
+
+def _split_dir(tmp_path, **files):
+    (tmp_path / "classInd.txt").write_text("1 A\n2 B\n")
+    base = {"train": ["A/v_A_g02_c01.avi 1", "B/v_B_g02_c01.avi 2"], "validation": ["A/v_A_g03_c01.avi 1"],
+            "test": ["A/v_A_g01_c01.avi 1", "B/v_B_g01_c01.avi 2"]}
+    base.update(files)
+    for s, lines in base.items():
+        (tmp_path / f"{s}.txt").write_text("".join(f"{l}\n" for l in lines))
+    return tmp_path
+
+
+def test_split_dir_with_a_repeated_train_entry_is_refused(tmp_path):
+    assert S.load_split_dir(_split_dir(tmp_path)).counts() == {"train": 2, "validation": 1, "test": 2}
+    _split_dir(tmp_path, train=["A/v_A_g02_c01.avi 1", "B/v_B_g02_c01.avi 2", "A/v_A_g02_c01.avi 1"])
+    with pytest.raises(S.SplitError, match=r"train.txt: 1 entries listed more than once: A/v_A_g02_c01.avi \(lines 1, 3\)"):
+        S.load_split_dir(tmp_path)
+    assert len(S.load_split_dir(tmp_path, allow_duplicates=True)["train"]) == 3
+
+
+def test_split_dir_with_a_video_in_two_splits_is_refused(tmp_path):
+    _split_dir(tmp_path, validation=["A/v_A_g03_c01.avi 1", "B/v_B_g02_c01.avi 2"])
+    with pytest.raises(S.SplitError) as e:
+        S.load_split_dir(tmp_path)
+    assert "B/v_B_g02_c01.avi (train.txt:2, validation.txt:2)" in str(e.value)
+    assert "train/validation" in str(e.value)
+    # reading only the splits that do not overlap is fine
+    assert S.load_split_dir(tmp_path, ["test"]).counts() == {"test": 2}
+
+
+def test_split_dir_label_that_disagrees_with_the_class_folder_is_refused(tmp_path):
+    _split_dir(tmp_path, test=["A/v_A_g01_c01.avi 2", "B/v_B_g01_c01.avi 2"])
+    with pytest.raises(S.SplitError) as e:
+        S.load_split_dir(tmp_path)
+    msg = str(e.value)
+    assert "test.txt" in msg and "line 1: A/v_A_g01_c01.avi has class id 2, its folder 'A' is id 1" in msg
+
+
+def test_challenge_layout_refuses_repeats_and_overlaps(tmp_path):
+    ann = tmp_path / "annotations"
+    ann.mkdir()
+    (ann / "mod-ucf101-classInd.txt").write_text("1 A\n2 B\n")
+    (ann / "mod-ucf101-train.txt").write_text("video_train_0000001.avi 1\nvideo_train_0000002.avi 2\n")
+    (ann / "mod-ucf101-validation.txt").write_text("video_validation_0000001.avi 1\n")
+    (ann / "mod-ucf101-test.txt").write_text("video_test_0000001.avi\n")
+    sp = S.read_challenge_layout(tmp_path)
+    assert sp.counts() == {"train": 2, "validation": 1, "test": 1} and sp["test"][0].label == -1
+    (ann / "mod-ucf101-validation.txt").write_text("video_validation_0000001.avi 1\nvideo_train_0000002.avi 2\n")
+    with pytest.raises(S.SplitError, match=r"video_train_0000002.avi \(mod-ucf101-train.txt:2, mod-ucf101-validation.txt:2\)"):
+        S.read_challenge_layout(tmp_path)
+    (ann / "mod-ucf101-validation.txt").write_text("video_validation_0000001.avi 1\nvideo_validation_0000001.avi 1\n")
+    with pytest.raises(S.SplitError, match="mod-ucf101-validation.txt: 1 entries listed more than once"):
+        S.read_challenge_layout(tmp_path)
+
+
+def test_unlabelled_videos_survive_write_and_reload(tmp_path):
+    # the challenge layout's test split has no labels: written as id 0, read back as -1
+    sp = S.Split(["A", "B"], {"train": [S.VideoEntry("videos/video_train_0000001.avi", 1)],
+                             "test": [S.VideoEntry("videos/video_test_0000001.avi", -1)]}, [1, 2])
+    S.write_split(sp, tmp_path)
+    back = S.load_split_dir(tmp_path, ["train", "test"])
+    assert [e.label for e in back["train"]] == [1] and [e.label for e in back["test"]] == [-1]

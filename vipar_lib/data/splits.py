@@ -86,6 +86,44 @@ def _read_lines(path: Path) -> list[str]:
     return [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if ln.strip()]
 
 
+SHOW = 10      # entries named in one error message
+
+
+def _shown(items: list[str]) -> str:
+    """Up to :data:`SHOW` items, '; '-joined, with a count of the rest (one line)."""
+    more = f"; ... and {len(items) - SHOW} more" if len(items) > SHOW else ""
+    return "; ".join(items[:SHOW]) + more
+
+
+def _check_no_duplicates(path, rows: list[tuple[str, int]]) -> None:
+    """``rows``: (entry, line number) of one file. Raise naming each entry listed more than once."""
+    lines: dict[str, list[int]] = {}
+    for key, n in rows:
+        lines.setdefault(key, []).append(n)
+    dup = [f"{k} (lines {', '.join(map(str, ns))})" for k, ns in lines.items() if len(ns) > 1]
+    if dup:
+        raise SplitError(f"{path}: {len(dup)} entries listed more than once: {_shown(dup)}")
+
+
+def _check_disjoint(files: dict[str, tuple[object, list[tuple[str, int]]]]) -> None:
+    """``files``: {split: (file, [(entry, line)])}. Raise naming every entry found in two splits."""
+    seen: dict[str, tuple[str, object, int]] = {}
+    clashes: dict[tuple[str, str], list[str]] = {}
+    for split, (path, rows) in files.items():
+        for key, n in rows:
+            if key in seen and seen[key][0] != split:
+                s0, p0, n0 = seen[key]
+                clashes.setdefault((s0, split), []).append(f"{key} ({Path(p0).name}:{n0}, {Path(path).name}:{n})")
+            else:
+                seen.setdefault(key, (split, path, n))
+    if clashes:
+        (a, b), items = next(iter(clashes.items()))
+        total = sum(len(v) for v in clashes.values())
+        where = ", ".join(f"{x}/{y}" for x, y in clashes)
+        raise SplitError(f"{files[a][0]} and {files[b][0]}: {total} videos in more than one split ({where}): "
+                         f"{_shown([i for v in clashes.values() for i in v])}")
+
+
 def read_class_index(path: Path) -> dict[str, int]:
     """Read a ``classInd.txt`` (``<id> <ClassName>`` per line, CRLF tolerated) -> {name: id}."""
     out: dict[str, int] = {}
@@ -117,17 +155,20 @@ def parse_ucf_name(path: str) -> tuple[str, int, int]:
     return m["cls"], int(m["group"]), int(m["clip"])
 
 
-def read_ucf_list(path: Path, classes: dict[str, int]) -> list[tuple[str, str, int]]:
+def read_ucf_list(path: Path, classes: dict[str, int], allow_duplicates: bool = False,
+                  with_lines: bool = False) -> list[tuple]:
     """Read ``trainlist0N.txt`` / ``testlist0N.txt`` -> [(path, class_dir, group)].
 
-    Labels in train lists are checked against the class folder. The class is taken from the
-    folder, not the file name (UCF101's ``HandstandPushups`` folder holds ``v_HandStandPushups_*``).
+    Labels (train lists) must match the class folder's id, and no video may be listed twice
+    (``allow_duplicates=True`` for lists that repeat videos on purpose); every offending line is
+    named. The class is taken from the folder, not the file name (UCF101's ``HandstandPushups``
+    folder holds ``v_HandStandPushups_*``). ``with_lines``: rows get a 4th field, the line number.
     """
-    rows, unknown = [], []
+    rows, unknown, bad_label = [], [], []
     for n, line in enumerate(_read_lines(path), 1):
         parts = line.split()
         rel = parts[0].replace("\\", "/")
-        if "/" not in rel:
+        if "/" not in rel or len(parts) > 2:
             raise SplitError(f"{path}:{n}: expected '<Class>/<file>.avi [label]', got {line!r}")
         cdir = rel.split("/", 1)[0]
         if cdir not in classes:
@@ -135,17 +176,19 @@ def read_ucf_list(path: Path, classes: dict[str, int]) -> list[tuple[str, str, i
             continue
         if len(parts) > 1:
             if not parts[1].lstrip("-").isdigit() or int(parts[1]) != classes[cdir]:
-                raise SplitError(f"{path}:{n}: label {parts[1]!r} does not match class "
-                                 f"{cdir!r} (id {classes[cdir]})")
+                bad_label.append(f"line {n}: label {parts[1]!r} does not match class {cdir!r} (id {classes[cdir]})")
         try:
             group = parse_ucf_name(rel)[1]
         except SplitError:
             group = -1
-        rows.append((rel, cdir, group))
+        rows.append((rel, cdir, group, n))
     if unknown:
-        shown = "\n  ".join(unknown[:20]) + ("\n  ..." if len(unknown) > 20 else "")
-        raise SplitError(f"{path}: {len(unknown)} entries name classes not in classInd.txt:\n  {shown}")
-    return rows
+        raise SplitError(f"{path}: {len(unknown)} entries name classes not in classInd.txt: {_shown(unknown)}")
+    if bad_label:
+        raise SplitError(f"{path}: {len(bad_label)} labels disagree with the class folder: {_shown(bad_label)}")
+    if not allow_duplicates:
+        _check_no_duplicates(path, [(r[0], r[3]) for r in rows])
+    return rows if with_lines else [r[:3] for r in rows]
 
 
 def _ordered_classes(lists_dir: Path) -> tuple[list[str], list[int]]:
@@ -163,12 +206,19 @@ def vipriors_split(lists_dir: Path, group_disjoint: bool = False, split_id: int 
 
     Returns a :class:`Split` whose label ``i`` is the position of the class in challenge order and
     whose ``class_ids`` are the challenge ids (or the list's own ids for non-UCF101 lists).
+    Refused (:class:`SplitError` naming the file, the lines and the entries): a video listed twice
+    (it would land in train *and* validation), a video in both the train and the test list, and
+    a label that disagrees with the class folder.
     """
     lists_dir = Path(lists_dir)
     names, ids = _ordered_classes(lists_dir)
     own = read_class_index(lists_dir / "classInd.txt")
-    train_rows = read_ucf_list(lists_dir / f"trainlist0{split_id}.txt", own)
-    test_rows = read_ucf_list(lists_dir / f"testlist0{split_id}.txt", own)
+    train_file, test_file = lists_dir / f"trainlist0{split_id}.txt", lists_dir / f"testlist0{split_id}.txt"
+    train_rows = read_ucf_list(train_file, own, with_lines=True)
+    test_rows = read_ucf_list(test_file, own, with_lines=True)
+    _check_disjoint({"train": (train_file, [(r[0], r[3]) for r in train_rows]),
+                     "test": (test_file, [(r[0], r[3]) for r in test_rows])})
+    train_rows, test_rows = [r[:3] for r in train_rows], [r[:3] for r in test_rows]
     label_of = {c: i for i, c in enumerate(names)}
     by_class: dict[str, list[tuple[str, str, int]]] = {c: [] for c in names}
     for r in train_rows:
@@ -239,7 +289,8 @@ def group_leakage(split: Split, a: str = "train", b: str = "validation") -> dict
 def write_split(split: Split, out_dir: Path) -> list[Path]:
     """Write ``train.txt``, ``validation.txt``, ``test.txt`` and ``classInd.txt``.
 
-    Split files hold ``<Class>/<file>.avi <label>`` with the 1-based class id of ``classInd.txt``.
+    Split files hold ``<Class>/<file>.avi <label>`` with the 1-based class id of ``classInd.txt``;
+    a video without a label (-1: the challenge layout's test split) is written with id ``0``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -250,60 +301,87 @@ def write_split(split: Split, out_dir: Path) -> list[Path]:
     written.append(p)
     for s, rows in split.entries.items():
         p = out_dir / f"{s}.txt"
-        p.write_text("".join(f"{e.path} {ids[e.label]}\n" for e in rows))
+        p.write_text("".join(f"{e.path} {ids[e.label] if e.label >= 0 else 0}\n" for e in rows))
         written.append(p)
     return written
 
 
-def load_split_dir(split_dir: Path, names: Sequence[str] = SPLITS) -> Split:
-    """Read a folder written by :func:`write_split` (``vipar split``)."""
+def load_split_dir(split_dir: Path, names: Sequence[str] = SPLITS, allow_duplicates: bool = False) -> Split:
+    """Read a folder written by :func:`write_split` (``vipar split``).
+
+    Refused, naming the file, the lines and the entries: a video listed twice in one file or in
+    two of the splits read, and a label that disagrees with the class folder (``<Class>/...``
+    paths whose folder is a class of ``classInd.txt``). Id ``0`` reads as "no label" (-1).
+    ``allow_duplicates=True`` accepts repeats within one file (a protocol that repeats videos on
+    purpose); overlaps between splits are refused regardless.
+    """
     split_dir = Path(split_dir)
     cind = read_class_index(split_dir / "classInd.txt")
     classes = list(cind)              # file order = label order
     label_of = {cind[c]: i for i, c in enumerate(classes)}
     entries: dict[str, list[VideoEntry]] = {}
+    seen: dict[str, tuple[Path, list[tuple[str, int]]]] = {}
     for s in names:
-        rows = []
-        for n, line in enumerate(_read_lines(split_dir / f"{s}.txt"), 1):
+        rows, keys, bad_label = [], [], []
+        f = split_dir / f"{s}.txt"
+        for n, line in enumerate(_read_lines(f), 1):
             parts = line.split()
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                raise SplitError(f"{split_dir / (s + '.txt')}:{n}: expected '<path> <class id>', got {line!r}")
+                raise SplitError(f"{f}:{n}: expected '<path> <class id>', got {line!r}")
             cid = int(parts[1])
-            if cid not in label_of:
-                raise SplitError(f"{split_dir / (s + '.txt')}:{n}: class id {cid} not in classInd.txt "
-                                 f"(allowed 1..{len(classes)})")
+            if cid not in label_of and cid != 0:
+                raise SplitError(f"{f}:{n}: class id {cid} not in classInd.txt "
+                                 f"(allowed 1..{len(classes)}, or 0 for no label)")
+            path = parts[0].replace("\\", "/")
+            cdir = path.split("/", 1)[0] if "/" in path else ""
+            if cdir in cind and cid != cind[cdir]:
+                bad_label.append(f"line {n}: {path} has class id {cid}, its folder {cdir!r} is id {cind[cdir]}")
             try:
-                g = parse_ucf_name(parts[0])[1]
+                g = parse_ucf_name(path)[1]
             except SplitError:
                 g = -1
-            rows.append(VideoEntry(parts[0], label_of[cid], g, challenge_name(s, n)))
+            rows.append(VideoEntry(path, label_of[cid] if cid else -1, g, challenge_name(s, n)))
+            keys.append((path, n))
+        if bad_label:
+            raise SplitError(f"{f}: {len(bad_label)} labels disagree with the class folder: {_shown(bad_label)}")
+        if not allow_duplicates:
+            _check_no_duplicates(f, keys)
+        seen[s] = (f, keys)
         entries[s] = rows
+    _check_disjoint(seen)
     return Split(classes, entries, [cind[c] for c in classes])
 
 
 def read_challenge_layout(root: Path) -> Split:
     """Read the challenge's own layout: ``root/videos/video_*.avi`` + ``root/annotations/``.
 
-    Paths are ``videos/<name>``; the test split's labels are unknown (-1).
+    Paths are ``videos/<name>``; the test split's labels are unknown (-1). A video listed twice,
+    or in two splits, is refused (naming the files, lines and videos).
     """
     root = Path(root)
     ann = root / "annotations"
     cind = read_class_index(ann / "mod-ucf101-classInd.txt")
     classes = list(cind)
     label_of = {cind[c]: i for i, c in enumerate(classes)}
-    entries = {}
+    entries, seen = {}, {}
     for s in SPLITS:
-        rows = []
+        rows, keys = [], []
         f = ann / f"mod-ucf101-{s}.txt"
         for n, line in enumerate(_read_lines(f), 1):
             parts = line.split()
+            if len(parts) > 2:
+                raise SplitError(f"{f}:{n}: expected '<video> [class id]', got {line!r}")
             label = -1
             if len(parts) > 1:
                 if not parts[1].isdigit() or int(parts[1]) not in label_of:
                     raise SplitError(f"{f}:{n}: bad class id {parts[1]!r} (allowed 1..{len(classes)})")
                 label = label_of[int(parts[1])]
             rows.append(VideoEntry(f"videos/{parts[0]}", label, -1, parts[0]))
+            keys.append((parts[0], n))
+        _check_no_duplicates(f, keys)
+        seen[s] = (f, keys)
         entries[s] = rows
+    _check_disjoint(seen)
     return Split(classes, entries, [cind[c] for c in classes])
 
 
