@@ -44,12 +44,18 @@ def split(a):
          arg("--groups", type=int, default=10, help="actor groups per class (default 10)"),
          arg("--clips", type=int, default=3, help="clips per group (default 3)"),
          arg("--seed", type=int, default=0, help="generator seed; the same seed writes the same videos"),
+         arg("--size", default="320x240", metavar="WxH", help="frame size of the AVIs (default 320x240, UCF101's)"),
          arg("--workers", type=int, default=None, help="processes (default: all cores)"),
          arg("--quiet", action="store_true", help="no progress bar"), JSON)
 def synth(a):
     from ..data.synth import generate
+    from ..typed import ConfigError
+    try:
+        w, h = (int(x) for x in a.size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size {a.size!r}: expected WIDTHxHEIGHT, e.g. 320x240") from None
     info = generate(a.out_dir, classes=a.classes, groups=a.groups, clips=a.clips, seed=a.seed, workers=a.workers,
-                    progress=not a.quiet)
+                    progress=not a.quiet, size=(w, h))
     print(json.dumps(info, indent=1) if a.json else
           f"wrote {info['videos']} videos of {len(info['classes'])} classes to {a.out_dir}/UCF-101 "
           f"and lists to {a.out_dir}/ucfTrainTestlist")

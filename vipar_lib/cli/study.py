@@ -46,11 +46,14 @@ def run_study(a):
              help="run only these notebooks (e.g. 01_module_ablations)"),
          arg("--force", action="store_true", help="re-execute notebooks that completed before (runs are reused)"),
          arg("--reports-dir", type=Path, default=None,
-             help="write reports to DIR/<profile> instead of reports/<profile>"))
+             help="write reports to DIR/<profile> instead of reports/<profile>"),
+         arg("--dry-run", action="store_true",
+             help="the profile's full-size dry run: real models and clip geometry, 2+2+2 generated videos, one "
+                  "optimisation step per run; its own run store (runs/dryrun-<profile>)"))
 def reproduce(a):
     from ..report.runner import reproduce as run
     res = run(a.profile, only=a.only, force=a.force, reports_dir=a.reports_dir,
-              overrides=parse_pairs(a.set, "--set"))
+              overrides=parse_pairs(a.set, "--set"), dry_run=a.dry_run)
     if res["failed"]:
         print("failed notebooks:")
         for n, err in res["failed"].items():

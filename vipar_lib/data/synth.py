@@ -66,8 +66,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CLASSES", "REVERSE_OF", "MIRROR_OF", "SCENE_OF", "MOTION_OF", "SCENES", "generate", "render_clip",
-           "write_avi", "cue_ceilings", "MAX_CLASSES", "VERSION"]
+__all__ = ["default_test_groups", "list_sizes", "CLASSES", "REVERSE_OF", "MIRROR_OF", "SCENE_OF", "MOTION_OF",
+           "SCENES", "generate", "render_clip", "write_avi", "cue_ceilings", "MAX_CLASSES", "VERSION"]
 
 SHAPES = ("disk", "square", "triangle", "ring", "cross")
 PALETTE = np.array([[230, 60, 50], [40, 180, 70], [50, 90, 230], [240, 220, 40], [240, 240, 240], [30, 30, 30]],
@@ -339,6 +339,20 @@ def _job(args):
     return str(path)
 
 
+def default_test_groups(groups: int) -> int:
+    """Groups 1..k go to the test list, as UCF101's split 1 puts groups 1-7 of 25 there."""
+    return max(1, round(groups * 7 / 25))
+
+
+def list_sizes(classes: int, groups: int, clips: int, test_groups: int | None = None) -> dict[str, int]:
+    """Videos per VIPriors split of a generated set, without generating it (each class's training list
+    is halved, the first ceil(n/2) to train)."""
+    tg = test_groups if test_groups is not None else default_test_groups(groups)
+    per_class = (groups - tg) * clips
+    return {"train": classes * -(-per_class // 2), "validation": classes * (per_class // 2),
+            "test": classes * tg * clips}
+
+
 def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed: int = 0,
              test_groups: int | None = None, workers: int | None = None, progress: bool = True,
              group_shared: bool = True, size: tuple[int, int] = (W, H)) -> dict:
@@ -362,7 +376,7 @@ def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed:
     out = Path(out_dir)
     names = list(CLASSES[:classes])
     names_sorted = sorted(names)                  # classInd.txt is alphabetical, like UCF101
-    test_groups = test_groups if test_groups is not None else max(1, round(groups * 7 / 25))
+    test_groups = test_groups if test_groups is not None else default_test_groups(groups)
     if not 1 <= test_groups < groups:
         raise ValueError(f"test_groups={test_groups}; allowed 1..{groups - 1}")
     for c in names:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from .. import REPO_DIR
 from ..study import load_study
+from ..study.dryrun import dry_run_overrides
+from ..typed import merge
 
 __all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status"]
 
@@ -110,12 +112,18 @@ def _fmt_s(s: float) -> str:
 
 def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool = False,
               reports_dir: Path | None = None, overrides: dict | None = None, notebooks_dir: Path | None = None,
-              notebooks: tuple[str, ...] = NOTEBOOKS, log=print) -> dict:
-    """Run the notebooks of ``profile``; returns ``{"ok": [...], "failed": {name: error}, "index": path}``."""
+              notebooks: tuple[str, ...] = NOTEBOOKS, dry_run: bool = False, log=print) -> dict:
+    """Run the notebooks of ``profile``; returns ``{"ok": [...], "failed": {name: error}, "index": path}``.
+
+    ``dry_run``: the profile's full-size dry run (:mod:`vipar_lib.study.dryrun`), in its own run store
+    and reports folder.
+    """
     import papermill as pm
     overrides = dict(overrides or {})
+    if dry_run:
+        overrides = merge(dry_run_overrides(load_study(profile, overrides)), overrides)
     if reports_dir is not None:
-        overrides["reports_dir"] = str(Path(reports_dir).resolve() / profile)
+        overrides["reports_dir"] = str(Path(reports_dir).resolve() / overrides.get("profile", profile))
     study = load_study(profile, overrides)             # every setting checked before anything runs
     notebooks_dir = Path(notebooks_dir or REPO_DIR / "notebooks")
     out_dir = study.reports_path

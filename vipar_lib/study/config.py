@@ -62,6 +62,7 @@ class DatasetSection:
     groups: int = option(4, ge=2, help="synthetic: actor groups per class")
     clips: int = option(3, ge=1, help="synthetic: clips per group")
     seed: int = option(0, ge=0, help="synthetic: generator seed")
+    size: tuple[int, int] = option((320, 240), ge=16, help="synthetic: frame width and height of the AVIs")
     group_disjoint: bool = option(False, help="validation holds whole actor groups (vipar split --group-disjoint)")
 
 

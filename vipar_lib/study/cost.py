@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..data.splits import load_split_dir, vipriors_split
+from ..data.synth import list_sizes
 from ..models.info import model_info
 from ..paper import TABLES
 from ..paths import resolve
@@ -67,8 +68,9 @@ def split_sizes(study: StudyConfig) -> tuple[dict[str, int], int, str]:
         return sp.counts(), sp.num_classes, f"the official lists ({lists})"
     if study.dataset.kind in ("ucf101", "challenge"):
         return dict(VIPRIORS_SIZES), 101, "the challenge's published split sizes (no list found)"
-    raise FileNotFoundError(f"{sd}: the synthetic split does not exist yet; run any notebook or "
-                            f"`vipar run-study --profile {study.profile}` once to generate it")
+    ds = study.dataset
+    sizes = list_sizes(ds.classes, ds.groups, ds.clips)
+    return sizes, ds.classes, "the synthetic generator's lists (not generated yet)"
 
 
 def _gflops(cache: dict, run, frames: int, num_classes: int) -> tuple[float, int]:

@@ -44,12 +44,13 @@ def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
     ds = study.dataset
     root = resolve(ds.root)
     if ds.kind == "synthetic":
-        from ..data.synth import generate
-        opts = {"classes": ds.classes, "groups": ds.groups, "clips": ds.clips, "seed": ds.seed}
+        from ..data.synth import VERSION, generate
+        opts = {"classes": ds.classes, "groups": ds.groups, "clips": ds.clips, "seed": ds.seed, "size": list(ds.size)}
         marker = root / "synth.json"
-        if not marker.is_file() or json.loads(marker.read_text()).get("options") != opts:
-            info = generate(root, progress=progress, **opts)
-            marker.write_text(json.dumps({"options": opts, "info": info}))
+        seen = json.loads(marker.read_text()) if marker.is_file() else {}
+        if seen.get("options") != opts or seen.get("version") != VERSION:
+            info = generate(root, progress=progress, **{**opts, "size": tuple(ds.size)})
+            marker.write_text(json.dumps({"options": opts, "version": VERSION, "info": info}))
         split = S.vipriors_split(root / "ucfTrainTestlist", group_disjoint=ds.group_disjoint)
     elif ds.kind == "ucf101":
         lists = resolve(ds.lists) if ds.lists else root.parent / "ucfTrainTestlist"
