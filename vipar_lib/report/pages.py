@@ -205,14 +205,6 @@ def confusion(plan: Plan, df: pd.DataFrame, name: str = "table4"):
                        "Table-4 row on test.", f"{name}_confusion.png", plan)
 
 
-def top_confusions(cm: np.ndarray, names: list[str], k: int = 10) -> pd.DataFrame:
-    off = cm.copy()
-    np.fill_diagonal(off, 0)
-    idx = np.dstack(np.unravel_index(np.argsort(-off, axis=None)[:k], off.shape))[0]
-    return pd.DataFrame([{"true": names[i], "predicted": names[j], "videos": int(off[i, j])} for i, j in idx
-                         if off[i, j] > 0])
-
-
 def challenge_files(plan: Plan, df: pd.DataFrame) -> dict:
     """Write the best recipe's submission file (challenge format) beside the reports, and score it."""
     from ..challenge import score_submission, write_ground_truth, write_submission

@@ -7,9 +7,6 @@ Reports never train or evaluate. A file the plan names but the run store lacks r
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
-
-import numpy as np
 
 from ..engine.runs import read_metrics
 from ..ensemble import combine
@@ -112,12 +109,3 @@ def histories(plan: Plan, table: str) -> dict[str, list[dict]]:
             out.setdefault(n, read_metrics(plan.runs[n].dir))
         out.setdefault(str(r.id), read_metrics(run.dir))
     return {k: v for k, v in out.items() if v}
-
-
-def figures_dir(plan: Plan) -> Path:
-    return plan.study.reports_path / "figures"
-
-
-def per_video_correct(lf: LogitsFile) -> np.ndarray:
-    from ..metrics import predictions
-    return predictions(lf.logits) == lf.label
