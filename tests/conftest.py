@@ -1,3 +1,4 @@
+import struct
 from pathlib import Path
 
 import pytest
@@ -30,13 +31,39 @@ def synth_split(synth_root, tmp_path_factory):
     return out
 
 
+def _video_chunks(data: bytes) -> list[tuple[int, int]]:
+    """(offset, size) of the video chunks (``00dc``) in an AVI's ``movi`` list."""
+    movi, idx1 = data.find(b"movi"), data.find(b"idx1")
+    chunks, pos = [], movi + 4
+    while pos + 8 <= idx1:
+        tag, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if tag[2:] in (b"dc", b"db"):
+            chunks.append((pos, size))
+        pos += 8 + size + (size & 1)
+    return chunks
+
+
+def zero_payloads_from(data: bytes, first: int | None = None) -> bytes:
+    """An AVI whose headers and index are intact but whose video chunks from number ``first``
+    (default: the middle one) on hold zeros: it opens, claims and indexes all its frames, decodes
+    its first frames, and fails while the later ones are decoded (a disk or copy error mid-file)."""
+    chunks = _video_chunks(data)
+    first = len(chunks) // 2 if first is None else first
+    out = bytearray(data)
+    for pos, size in chunks[first:]:
+        out[pos + 8:pos + 8 + size] = bytes(size)
+    return bytes(out)
+
+
 @pytest.fixture
 def bad_videos(tmp_path, synth_root):
-    """Missing, empty, garbage and truncated videos."""
+    """Missing, empty, garbage, truncated and mid-stream-corrupt videos."""
     good = next((synth_root / "UCF-101").rglob("*.avi"))
     data = good.read_bytes()
     (tmp_path / "empty.avi").write_bytes(b"")
     (tmp_path / "garbage.avi").write_bytes(bytes(range(256)) * 20)
     (tmp_path / "truncated.avi").write_bytes(data[: len(data) // 2])
+    (tmp_path / "midstream.avi").write_bytes(zero_payloads_from(data))
     return {"missing": tmp_path / "missing.avi", "empty": tmp_path / "empty.avi",
-            "corrupt": tmp_path / "garbage.avi", "truncated": tmp_path / "truncated.avi", "good": good}
+            "corrupt": tmp_path / "garbage.avi", "truncated": tmp_path / "truncated.avi",
+            "midstream": tmp_path / "midstream.avi", "good": good}

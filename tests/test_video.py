@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vipar_lib.cli import main
-from vipar_lib.data.video import VideoError, check_video, probe, read_frames
+from vipar_lib.data.video import VideoError, check_video, header_frames, probe, probe_checked, read_frames, truncation
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "corrupt", "truncated"])
@@ -46,3 +46,23 @@ def test_synth_then_check_videos_cli(synth_root, bad_videos, capsys):
     rc = main(["check-videos", str(bad_videos["good"]), str(bad_videos["truncated"]), str(bad_videos["missing"])])
     text = capsys.readouterr().out
     assert rc == 1 and "truncated" in text and "missing" in text and "2 bad" in text
+
+
+def test_truncated_and_midstream_corrupt_videos_count_as_bad(bad_videos):
+    # truncated: decord indexes fewer frames than the header claims -> bad when the dataset probes it
+    p = bad_videos["truncated"]
+    assert probe(p).frames < header_frames(p)
+    with pytest.raises(VideoError, match="truncated.*header claims") as e:
+        probe_checked(p)
+    assert str(p) in str(e.value)
+    # the rule shared with check-videos: a frame or two short of the header is tolerated
+    assert truncation(45, 46) == "" and truncation(12, 46) == "12 frames decode, header claims 46"
+    # mid-stream corrupt: opens and claims every frame, then fails while decoding (one line, names the file)
+    m, good = bad_videos["midstream"], bad_videos["good"]
+    info = probe_checked(m)
+    assert info.frames == header_frames(m) == probe(good).frames
+    with pytest.raises(VideoError) as e:
+        read_frames(m, list(range(info.frames)))
+    assert e.value.reason == "corrupt" and "decoding failed" in str(e.value) and str(m) in str(e.value)
+    assert "\n" not in str(e.value) and "[" not in e.value.detail[:1]
+    assert not check_video(m)["ok"]

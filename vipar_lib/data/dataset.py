@@ -2,11 +2,35 @@
 
 :class:`ClipDataset` serves training clips (one random clip per video per epoch) and test clips
 (``num_clips`` fixed clips per video, each an item so they batch across videos).
+:class:`MultiViewDataset` serves evaluation the fast way: one item per video holding all K clips
+under every test-time view, cut from **one** decode of the frames those clips need (Table 3's
+views differ only in what is done to the same frames; issue #12).
 
-Bad videos (missing, empty, corrupt, truncated) are found when the dataset is built by probing
-every file; in training they are skipped, counted and reported in one warning that lists them.
-At test time they stay in the video list (``bad_videos``) so evaluation can count them wrong.
-A video that fails later, mid-epoch, is replaced by another clip and reported once per worker.
+**Items** are dicts, collated by the default collate into batches:
+
+* ``clip``   uint8 (T', crop, crop, 3): the clip after its geometry (crop, resize, flip, reverse),
+             ``T' = clip_len + 1`` for residual input; normalised on the device by
+             :func:`~vipar_lib.data.transforms.normalize_clips` with
+* ``affine`` float32 (2,): the clip's brightness/contrast as one multiply-add;
+* ``label``, ``video`` (the position in ``all_entries``);
+* ``failed`` str: ``"<all_entries index>\\t<reason>"`` lines for videos that failed while decoding
+             for this item ("" normally). Worker processes cannot share state, so failures
+             travel to the main process inside the batches.
+
+**Bad videos.** A video is bad when it is missing, empty, not decodable, truncated (fewer frames
+in decord's index than its header claims, beyond :data:`~vipar_lib.data.video.TRUNCATION_TOLERANCE`:
+the rule of ``vipar check-videos``), or when it fails while its frames are decoded. The first
+kinds are found when the dataset is built (:func:`scan_videos`, cached per path); training skips
+them with one warning that lists them, evaluation keeps their rows (counted wrong). A video that
+fails later is replaced by another clip in training (the replacement is drawn from the item's own
+RNG, so runs stay reproducible) and is skipped from the next epoch on (the trainer passes the
+videos known bad with each index, see :meth:`ClipDataset.__getitem__`); in evaluation its item
+is marked failed and its row counted wrong.
+
+**Epochs.** Clip sampling and augmentation draw from ``(seed, epoch, item)``. With persistent
+DataLoader workers the dataset object inside each worker is never updated again, so the trainer
+passes the epoch *with each index*: an index may be ``(epoch, item, skip)``, ``skip`` being the
+all_entries indices known to be bad. A plain integer index uses :meth:`set_epoch`'s epoch.
 
 ``cache_decoded=True`` keeps every decoded video in memory (at the decode size), which pays for
 itself when a small dataset is read for many epochs (the demo); the clip and augmentation
@@ -17,21 +41,26 @@ from __future__ import annotations
 import warnings
 import zlib
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from .clips import eval_clip_indices, train_clip_indices
 from .splits import VideoEntry
 from .transforms import ClipTransform
-from .video import VideoError, probe, read_frames
+from .video import VideoError, probe, probe_checked, read_frames
 
-__all__ = ["ClipDataset", "scan_videos"]
+__all__ = ["ClipDataset", "MultiViewDataset", "scan_videos", "CLIP_SAMPLERS", "parse_failed"]
 
 
 def scan_videos(entries: Sequence[VideoEntry], root: Path, progress: bool = False):
-    """Probe every entry -> (frame counts per entry (0 if bad), [(path, reason)] of bad ones)."""
+    """Probe every entry -> (frame counts per entry (0 if bad), [(path, reason)] of bad ones).
+
+    A video is bad here when it is missing, empty, not decodable or truncated
+    (:func:`~vipar_lib.data.video.probe_checked`; decord's index and the header, both cached).
+    """
     counts, bad = [], []
     it = entries
     if progress:
@@ -39,11 +68,26 @@ def scan_videos(entries: Sequence[VideoEntry], root: Path, progress: bool = Fals
         it = tqdm(entries, desc="probing videos", unit="video", leave=False)
     for e in it:
         try:
-            counts.append(probe(Path(root) / e.path).frames)
+            counts.append(probe_checked(Path(root) / e.path).frames)
         except VideoError as err:
             counts.append(0)
-            bad.append((e.path, err.reason + (f": {err.detail}" if err.detail else "")))
+            bad.append((e.path, _reason(err)))
     return counts, bad
+
+
+def _reason(err: VideoError) -> str:
+    return err.reason + (f": {err.detail}" if err.detail else "")
+
+
+def parse_failed(field) -> list[tuple[int, str]]:
+    """The ``failed`` field of an item or a batch (str or list of str) -> [(all_entries index, reason)]."""
+    texts = [field] if isinstance(field, str) else list(field)
+    out = []
+    for t in texts:
+        for line in t.splitlines():
+            i, _, why = line.partition("\t")
+            out.append((int(i), why))
+    return out
 
 
 class _DecodedCache:
@@ -73,8 +117,9 @@ _DECODED = _DecodedCache()
 class ClipDataset(Dataset):
     """Clips of ``clip_len`` frames for training (``train=True``) or testing.
 
-    Items are ``(clip (C,T,H,W) float32, label, video index)``. ``extra`` frames are added for
-    residual input automatically. ``short_side`` is the size videos are decoded at.
+    Items are dicts (see the module docstring): a uint8 clip, its affine, label, video index and
+    failures. ``extra`` frames are added for residual input automatically. ``short_side`` is the
+    size videos are decoded at.
     """
 
     def __init__(self, entries: Sequence[VideoEntry], root, transform: ClipTransform, clip_len: int,
@@ -91,32 +136,32 @@ class ClipDataset(Dataset):
         counts, bad = scan_videos(entries, self.root, progress)
         self.all_entries = list(entries)
         self.bad_videos = bad
+        keep = [i for i, n in enumerate(counts) if n > 0]
         if train:
-            keep = [i for i, n in enumerate(counts) if n > 0]
             if bad:
                 shown = "\n  ".join(f"{p} ({r})" for p, r in bad[:30])
                 warnings.warn(f"skipping {len(bad)} unreadable training videos under {self.root}:\n  {shown}",
                               stacklevel=2)
             if not keep:
                 raise VideoError(self.root, "missing", "no readable training videos")
-        else:
-            keep = [i for i, n in enumerate(counts) if n > 0]
         self.video_index = keep                       # dataset video -> position in all_entries
         self.frames = [counts[i] for i in keep]
-        self._failed: set[str] = set()
         # decoded videos kept in memory at ``short_side`` (per process): for small datasets
         # trained for many epochs, such as the demo; UCF101 decodes every clip afresh
         self.cache_decoded = cache_decoded
+        self._blank = None
 
-    def _read(self, path: Path, idx: np.ndarray) -> np.ndarray:
+    def _read(self, path: Path, idx: np.ndarray):
+        """(frames, positions): decoded frames and the positions of the clip's frames in them (None: all, in
+        order). The clip transform gathers its frames after cropping, so repeats cost no whole-frame copy."""
         if not self.cache_decoded:
-            return read_frames(path, idx, self.short_side)
+            return read_frames(path, idx, self.short_side, gather=False)
         key = (str(path), self.short_side)
         video = _DECODED.get(key)
         if video is None:
             video = read_frames(path, np.arange(probe(path).frames), self.short_side)
             _DECODED.put(key, video)
-        return video[idx]
+        return video, np.asarray(idx)
 
     # epoch-dependent randomness that is identical with or without worker processes
     def set_epoch(self, epoch: int) -> None:
@@ -125,41 +170,129 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.video_index) * (1 if self.train else self.num_clips)
 
-    def _rng(self, item: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, item])
+    def _rng(self, item: int, epoch: int | None = None) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, item])
 
     def labels(self) -> list[int]:
         return [self.all_entries[i].label for i in self.video_index]
 
-    def _indices(self, v: int, clip: int, rng, interval: int) -> np.ndarray:
-        n = self.frames[v]
-        if self.train:
-            return train_clip_indices(n, self.clip_len, interval, rng, self.extra, self.short_policy)
-        return eval_clip_indices(n, self.clip_len, interval, self.num_clips, self.extra,
+    def _eval_clips(self, v: int, interval: int) -> list[np.ndarray]:
+        """The K test clips of dataset video ``v`` (fixed positions, or seeded per path)."""
+        return eval_clip_indices(self.frames[v], self.clip_len, interval, self.num_clips, self.extra,
                                  self.short_policy, self.positions,
-                                 seed=self.seed + zlib.crc32(self.all_entries[self.video_index[v]].path.encode())
-                                 )[clip]
+                                 seed=self.seed + zlib.crc32(self.all_entries[self.video_index[v]].path.encode()))
 
-    def __getitem__(self, item: int):
+    def _indices(self, v: int, clip: int, rng, interval: int) -> np.ndarray:
+        if self.train:
+            return train_clip_indices(self.frames[v], self.clip_len, interval, rng, self.extra, self.short_policy)
+        return self._eval_clips(v, interval)[clip]
+
+    def blank(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A zero clip of the shape this dataset's test clips have (stands in for a failed video)."""
+        if self._blank is None:
+            n = self.clip_len + self.extra
+            side = self.transform.crop_size
+            self._blank = self.transform.clip(np.zeros((n, side, side, 3), np.uint8), np.random.default_rng(0))
+        return self._blank
+
+    def __getitem__(self, key):
+        """``key``: an item index, or ``(epoch, item, skip)`` (see the module docstring)."""
+        if isinstance(key, tuple):
+            epoch, item, skip = key
+        else:
+            epoch, item, skip = self.epoch, int(key), ()
         v, clip = (item, 0) if self.train else divmod(item, self.num_clips)
-        rng = self._rng(item)
-        for attempt in range(10):
-            entry = self.all_entries[self.video_index[v]]
+        rng = self._rng(item, epoch)
+        failed = []
+        for _attempt in range(10):
+            row = self.video_index[v]
+            entry = self.all_entries[row]
             interval = self.interval
             if self.train and len(self.transform.augment.intervals) > 1:
                 interval = int(rng.choice(self.transform.augment.intervals))
-            idx = self._indices(v, clip, rng, interval)
-            path = self.root / entry.path
-            try:
-                frames = self._read(path, idx)
-            except VideoError as e:
-                if not self.train:
-                    raise
-                if entry.path not in self._failed:
-                    self._failed.add(entry.path)
-                    warnings.warn(f"video failed while training, replaced by another clip: {e}")
+            if self.train and row in skip:              # known bad: replaced without decoding again
                 v = int(rng.integers(len(self.video_index)))
                 continue
-            x = self.transform(frames, rng)
-            return x, entry.label, self.video_index[v]
+            idx = self._indices(v, clip, rng, interval)
+            try:
+                frames, pos = self._read(self.root / entry.path, idx)
+            except VideoError as e:
+                failed.append(f"{row}\t{_reason(e)}")
+                if not self.train:                      # evaluation: this row counts wrong
+                    x, a = self.blank()
+                    return {"clip": x, "affine": a, "label": entry.label, "video": row, "failed": "\n".join(failed)}
+                v = int(rng.integers(len(self.video_index)))
+                continue
+            x, a = self.transform.clip(frames, rng, idx=pos)
+            return {"clip": x, "affine": a, "label": entry.label, "video": row, "failed": "\n".join(failed)}
         raise VideoError(self.root, "corrupt", "10 consecutive videos failed to decode")
+
+
+# How a view picks its clips' frames: fn(dataset, dataset video index, interval) -> K index arrays.
+# Every view of Table 3 uses the run's K fixed test clips ("shared"); a view that samples its own
+# clips (random starts, intervals) registers a sampler here under its name, and MultiViewDataset
+# decodes the union of every view's frames in the same single read.
+CLIP_SAMPLERS: dict[str, Callable] = {}
+
+
+class MultiViewDataset(ClipDataset):
+    """Evaluation with one decode per video: item ``v`` holds all K clips under every view.
+
+    The item is ``{"video", "label", "failed", "views": [([K clips uint8 (T', c, c, 3)], affines (K, 2))
+    per view]}``. The frames of every clip of every view are decoded in **one** read (their sorted
+    union), then each view cuts its clips from those frames in memory with the RNG the per-view
+    path gives that clip (``(seed, 0, v * K + k)``), so the clips are bit-identical to
+    :class:`ClipDataset`'s one view at a time. A video that fails to decode comes back with
+    ``failed`` set and no views; its rows are counted wrong.
+    """
+
+    def __init__(self, entries: Sequence[VideoEntry], root, transforms: Sequence[ClipTransform], clip_len: int,
+                 short_side: int = 128, interval: int = 1, num_clips: int = 1, positions: str = "uniform",
+                 short_policy: str = "loop", seed: int = 0, progress: bool = False, cache_decoded: bool = False,
+                 view_names: Sequence[str] | None = None):
+        if not transforms:
+            raise ValueError("MultiViewDataset needs at least one view")
+        if len({t.input_type for t in transforms}) != 1:
+            raise ValueError("all views of a MultiViewDataset must share one input type")
+        super().__init__(entries, root, transforms[0], clip_len, train=False, short_side=short_side,
+                         interval=interval, num_clips=num_clips, positions=positions, short_policy=short_policy,
+                         seed=seed, progress=progress, cache_decoded=cache_decoded)
+        self.transforms = list(transforms)
+        self.view_names = list(view_names or [t.view for t in transforms])
+
+    def __len__(self) -> int:
+        return len(self.video_index)
+
+    def view_clips(self, v: int) -> list[list[np.ndarray]]:
+        """Frame indices of every clip of every view of dataset video ``v``."""
+        shared = None
+        out = []
+        for name in self.view_names:
+            sampler = CLIP_SAMPLERS.get(name)
+            if sampler is not None:
+                out.append(sampler(self, v, self.interval))
+            else:
+                shared = shared if shared is not None else self._eval_clips(v, self.interval)
+                out.append(shared)
+        return out
+
+    def __getitem__(self, v: int):
+        v = int(v)
+        row = self.video_index[v]
+        entry = self.all_entries[row]
+        clips = self.view_clips(v)
+        union = np.unique(np.concatenate([i for view in clips for i in view]))
+        try:
+            frames, pos = self._read(self.root / entry.path, union)                 # one decode: (U, H, W, 3)
+            frames = torch.from_numpy(frames if pos is None else frames[pos])
+        except VideoError as e:
+            return {"video": row, "label": entry.label, "failed": f"{row}\t{_reason(e)}", "views": []}
+        views = []
+        for tr, view_idx in zip(self.transforms, clips):
+            xs, affs = [], []
+            for k, idx in enumerate(view_idx):
+                x, a = tr.clip(frames, self._rng(v * self.num_clips + k, 0), idx=np.searchsorted(union, idx))
+                xs.append(x)
+                affs.append(a)
+            views.append((xs, torch.stack(affs)))       # clips stay separate: batching copies them once
+        return {"video": row, "label": entry.label, "failed": "", "views": views}

@@ -28,6 +28,17 @@ Normalisation: frames are scaled to [0, 1]; RGB is ``(x - 0.45) / 0.225`` per ch
 Kinetics defaults, as nothing is pretrained). Residual frames are ``(x[t+1] - x[t]) / diff_std``
 with ``diff_std=0.225`` by default, so both inputs have the same scale and 3 channels and every
 model takes either one unchanged.
+
+**Where the work happens** (issue #12). :meth:`ClipTransform.clip` does the geometry on uint8
+(cropping, antialiased resizing, flips, time reversal: cheap there) and returns the clip as
+uint8 ``(T', h, w, 3)`` plus a per-clip affine ``(a, b)`` that folds brightness and contrast into
+one multiply-add on [0, 255] values. Batches of such clips travel to the device as uint8 (4x
+fewer bytes to collate, pin and copy than float32), and :func:`normalize_clips` turns them into
+the model input there, in the training or evaluation step: ``y = clamp(x * a + b, 0, 1)``, then
+RGB ``(y - 0.45) / 0.225`` or residual ``(y[t+1] - y[t]) / diff_std``. These are the same float32
+operations, in the same order, with the same constants as the former per-clip conversion on the
+CPU worker, so the model input is unchanged (a test compares against that former code).
+Calling a :class:`ClipTransform` still returns the float input of one clip (it runs both halves).
 """
 from __future__ import annotations
 
@@ -39,7 +50,8 @@ import torch.nn.functional as F
 
 from ..typed import option
 
-__all__ = ["AugmentConfig", "TTA_VIEWS", "INPUT_TYPES", "CONCAT_MODES", "ClipTransform", "to_input", "residual_frames"]
+__all__ = ["AugmentConfig", "TTA_VIEWS", "INPUT_TYPES", "CONCAT_MODES", "ClipTransform", "to_input", "residual_frames",
+           "normalize_clips", "plain_affines", "IDENTITY_AFFINE"]
 
 TTA_VIEWS = ("center", "flip", "random_crop", "reverse", "concat_reverse")
 INPUT_TYPES = ("rgb", "diff")
@@ -89,15 +101,57 @@ def to_input(frames01: torch.Tensor, input_type: str, diff_std: float = STD) -> 
     return x.permute(1, 0, 2, 3).contiguous()
 
 
+IDENTITY_AFFINE = (1.0 / 255.0, 0.0)      # (a, b) of a clip without brightness/contrast change
+
+
+def plain_affines(affine: torch.Tensor) -> bool:
+    """True when no clip of the batch changes brightness or contrast (every affine is the identity's)."""
+    ident = torch.tensor(IDENTITY_AFFINE, dtype=torch.float32, device=affine.device)
+    return bool((affine.to(torch.float32) == ident).all())
+
+
+def normalize_clips(clips: torch.Tensor, affine: torch.Tensor, input_type: str, diff_std: float = STD,
+                    channels_last: bool = False, plain: bool | None = None) -> torch.Tensor:
+    """uint8 clips (B, T', H, W, 3) and per-clip affines (B, 2) -> model input float32 (B, 3, T, H, W).
+
+    Runs wherever ``clips`` lives (the device, in the training and evaluation steps). The result
+    is contiguous, or with ``channels_last`` a channels-last-3d tensor (a permuted view of
+    contiguous (B, T, H, W, 3) data, which is what the uint8 clips already are). ``diff`` consumes
+    one frame. The reordering is done on uint8 (4x fewer bytes than on float32), and every float
+    pass runs over contiguous memory. ``plain`` (computed from ``affine`` when None; pass it from the
+    host copy to avoid a device sync) says no clip changes brightness or contrast: the ``+ 0`` and
+    the clamp, which then change no value, are skipped (evaluation batches).
+    """
+    if input_type not in INPUT_TYPES:
+        raise ValueError(f"input_type={input_type!r}; allowed: {INPUT_TYPES}")
+    x = clips if channels_last else clips.permute(0, 4, 1, 2, 3).contiguous()     # uint8
+    a = affine[:, 0].to(torch.float32).view(-1, 1, 1, 1, 1)
+    b = affine[:, 1].to(torch.float32).view(-1, 1, 1, 1, 1)
+    # x * (gain/255 * contrast) + mean * (1 - contrast), then [0, 1]. Without brightness/contrast
+    # a = 1/255, b = 0 and the clamp changes nothing (255 * float32(1/255) rounds to 1.0 exactly).
+    if plain is None:
+        plain = plain_affines(affine)
+    y = x.float().mul_(a)
+    if not plain:
+        y = y.add_(b).clamp_(0, 1)
+    if input_type == "rgb":
+        y = y.sub_(MEAN).div_(STD)
+    else:
+        t_dim, n = (1, y.shape[1]) if channels_last else (2, y.shape[2])
+        y = (y.narrow(t_dim, 1, n - 1) - y.narrow(t_dim, 0, n - 1)).div_(diff_std)
+    return y.permute(0, 4, 1, 2, 3) if channels_last else y
+
+
 def _corner_positions(w, h, cw, ch):
     return [(0, 0), (w - cw, 0), (0, h - ch), (w - cw, h - ch), ((w - cw) // 2, (h - ch) // 2)]
 
 
 @dataclass
 class ClipTransform:
-    """uint8 frames (T', H, W, 3) -> float tensor (C, T, crop, crop).
+    """uint8 frames (T', H, W, 3) -> a clip: uint8 (T'', crop, crop, 3) and its affine (:meth:`clip`).
 
     ``view=None`` trains with ``augment``; a view name from :data:`TTA_VIEWS` evaluates.
+    Calling the transform returns the float model input (C, T, crop, crop) of one clip.
     """
 
     crop_size: int = 112
@@ -116,43 +170,46 @@ class ClipTransform:
             raise ValueError(f"concat_mode={self.concat_mode!r}; allowed: {CONCAT_MODES}")
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        # geometry on uint8 (cropping, antialiased resizing, flips, time reversal are cheap there:
-        # uint8 resizing is ~9x faster than float on CPU), then one conversion to float
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # T,3,H,W uint8 (channels-last)
-        if self.view is None:
-            x, gain, contrast = self._train(x, rng)
-        else:
-            x, gain, contrast = self._test(x, rng), 1.0, 1.0
-        return self._to_float_input(x, gain, contrast)
+        x, affine = self.clip(frames, rng)
+        return normalize_clips(x[None], affine[None], self.input_type, self.diff_std)[0]
 
-    def _to_float_input(self, x: torch.Tensor, gain: float, contrast: float) -> torch.Tensor:
-        """uint8 (T,3,h,w) -> model input (3,T,h,w), with brightness/contrast folded into one affine pass."""
-        y = x.permute(1, 0, 2, 3).contiguous().float()     # 3,T,h,w: reorder as uint8 (4x fewer bytes), then convert
+    def clip(self, frames, rng: np.random.Generator, idx=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Geometry on uint8 -> (clip uint8 (T'', crop, crop, 3) contiguous, affine float32 (2,)).
+
+        ``frames`` is a uint8 (N, H, W, 3) array or tensor. ``idx`` (optional) picks the clip's
+        frames from it *after* cropping, so a clip is cut from a longer decoded run of frames
+        without copying whole frames (evaluation decodes once per video, :class:`MultiViewDataset`).
+        Every random choice of the clip is drawn from ``rng`` here, in the same order as always.
+        """
+        x = frames if torch.is_tensor(frames) else torch.from_numpy(np.ascontiguousarray(frames))
+        if idx is not None:
+            idx = torch.as_tensor(idx, dtype=torch.long)
+        if self.view is None:
+            x, gain, contrast = self._train(x, rng, idx)
+        else:
+            x, gain, contrast = self._test(x, rng, idx), 1.0, 1.0
         scale = gain / 255.0
+        a, b = scale * contrast, 0.0
         if contrast != 1.0:
             m = float(x[:, :, ::4, ::4].float().mean()) * scale                 # the clip's mean grey level
-            y.mul_(scale * contrast).add_(m * (1.0 - contrast))
-        else:
-            y.mul_(scale)
-        if gain != 1.0 or contrast != 1.0:
-            y.clamp_(0, 1)
-        if self.input_type == "rgb":
-            return y.sub_(MEAN).div_(STD)
-        if self.input_type == "diff":
-            return (y[:, 1:] - y[:, :-1]).div_(self.diff_std)
-        raise ValueError(f"input_type={self.input_type!r}; allowed: {INPUT_TYPES}")
+            b = m * (1.0 - contrast)
+        return x.permute(0, 2, 3, 1).contiguous(), torch.tensor([a, b], dtype=torch.float32)
 
     # -- crops -------------------------------------------------------------------------
-    def _crop_resize(self, x, x0, y0, side_w, side_h):
-        x = x[:, :, y0:y0 + side_h, x0:x0 + side_w]
+    def _crop_resize(self, x, x0, y0, side_w, side_h, idx=None):
+        """Crop (N,H,W,3) frames, pick ``idx`` frames, resize -> (T,3,crop,crop) (channels-last in memory)."""
+        x = x[:, y0:y0 + side_h, x0:x0 + side_w]
+        if idx is not None:
+            x = x.index_select(0, idx)              # copies only the cropped region of the clip's frames
+        x = x.permute(0, 3, 1, 2)
         if side_w != self.crop_size or side_h != self.crop_size:
             x = F.interpolate(x, size=(self.crop_size, self.crop_size), mode="bilinear", align_corners=False,
                               antialias=side_w > self.crop_size)
         return x
 
-    def _train(self, x, rng):
+    def _train(self, x, rng, idx=None):
         a = self.augment
-        _, _, h, w = x.shape
+        _, h, w, _ = x.shape
         side = self.crop_size
         if a.multiscale:
             side = int(round(self.crop_size * rng.uniform(*a.scale_range)))
@@ -161,7 +218,7 @@ class ClipTransform:
             x0, y0 = _corner_positions(w, h, side, side)[int(rng.integers(5))]
         else:
             x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-        x = self._crop_resize(x, x0, y0, side, side)
+        x = self._crop_resize(x, x0, y0, side, side, idx)
         if a.flip and rng.random() < 0.5:
             x = x.flip(-1)
         gain = float(rng.uniform(1 - a.lighting, 1 + a.lighting)) if a.lighting else 1.0
@@ -170,14 +227,14 @@ class ClipTransform:
             x = x.flip(0)
         return x, gain, contrast
 
-    def _test(self, x, rng):
-        _, _, h, w = x.shape
+    def _test(self, x, rng, idx=None):
+        _, h, w, _ = x.shape
         side = min(self.crop_size, h, w)
         if self.view == "random_crop":
             x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
         else:
             x0, y0 = (w - side) // 2, (h - side) // 2
-        x = self._crop_resize(x, x0, y0, side, side)
+        x = self._crop_resize(x, x0, y0, side, side, idx)
         if self.view == "flip":
             x = x.flip(-1)
         elif self.view == "reverse":

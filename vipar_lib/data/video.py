@@ -5,7 +5,17 @@ fastest path (~3,900 frames/s on one core for 320x240 XviD against ~1,600 for de
 so :func:`read_frames` asks the reader for the target size directly.
 
 A video is *bad* when it is missing, empty, not decodable (garbage, unknown codec) or truncated:
-fewer frames decode than its container header claims (PyAV reads the header's frame count).
+fewer frames decode than its container header claims (PyAV reads the header's frame count), by
+more than :data:`TRUNCATION_TOLERANCE` (:func:`truncation`). ``vipar check-videos`` decodes every
+frame and applies that rule; datasets apply the same rule to decord's frame index at build time
+(:func:`probe_checked`), so a truncated file is never used as if whole, and a file that fails
+later, while its frames are decoded, counts as bad from then on (the dataset layer).
+
+Reading the header costs ~0.2 ms a video with PyAV (measured on the synthetic 320x240 XviD set,
+against ~1.8 ms for decord's open); both are cached per path, size and mtime, per process.
+
+:data:`DECODE_STATS` counts reader opens and the frames asked of the decoder per process (the
+evaluation benchmark reads it).
 """
 from __future__ import annotations
 
@@ -18,8 +28,15 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["VideoError", "VideoInfo", "probe", "read_frames", "check_video", "check_videos",
-           "resized_shape"]
+__all__ = ["VideoError", "VideoInfo", "probe", "probe_checked", "header_frames", "truncation",
+           "TRUNCATION_TOLERANCE", "read_frames", "check_video", "check_videos", "resized_shape", "DECODE_STATS"]
+
+# a video may miss this many of the frames its header claims before it counts as truncated:
+# max(frames, fraction * claimed). Real AVIs often index one or two frames fewer than the header.
+TRUNCATION_TOLERANCE = (2, 0.02)
+
+# reader opens and frames asked of the decoder in this process (unique indices per read)
+DECODE_STATS = {"opens": 0, "reads": 0, "frames": 0}
 
 
 class VideoError(RuntimeError):
@@ -39,6 +56,13 @@ class VideoInfo:
     height: int
 
 
+def _decord_msg(e: Exception) -> str:
+    """decord's C++ message without its ``[hh:mm:ss] file.cc:line:`` prefixes, on one line."""
+    import re
+    text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", str(e))
+    return " ".join(text.split())[:200] or type(e).__name__
+
+
 def _decord():
     import decord  # imported lazily: workers and CLI start faster
     decord.bridge.set_bridge("native")
@@ -54,26 +78,66 @@ def _open(path, width: int = -1, height: int = -1):
     try:
         vr = _decord().VideoReader(str(path), width=width, height=height, num_threads=1)
     except Exception as e:  # decord raises RuntimeError/DECORDError with C++ text
-        raise VideoError(path, "corrupt", str(e).splitlines()[0][:200]) from None
+        raise VideoError(path, "corrupt", _decord_msg(e)) from None
     if len(vr) == 0:
         raise VideoError(path, "empty", "no frames")
     return vr
 
 
-_INFO_CACHE: "OrderedDict[str, VideoInfo]" = OrderedDict()
+_INFO_CACHE: "OrderedDict[tuple, VideoInfo]" = OrderedDict()
+_HEADER_CACHE: "OrderedDict[tuple, int]" = OrderedDict()
+
+
+def _key(path) -> tuple:
+    try:
+        st = os.stat(path)
+        return (str(path), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return (str(path), -1, -1)
+
+
+def _remember(cache: OrderedDict, key, value):
+    cache[key] = value
+    if len(cache) > 50_000:
+        cache.popitem(last=False)
+    return value
 
 
 def probe(path) -> VideoInfo:
-    """Frame count, fps and size of a video (cached per path, per process)."""
-    key = str(path)
+    """Frame count (decord's index), fps and size of a video (cached per path, size, mtime, per process)."""
+    key = _key(path)
     if key in _INFO_CACHE:
         return _INFO_CACHE[key]
     vr = _open(path)
-    h, w = vr[0].shape[:2]
-    info = VideoInfo(key, len(vr), float(vr.get_avg_fps()), int(w), int(h))
-    _INFO_CACHE[key] = info
-    if len(_INFO_CACHE) > 50_000:
-        _INFO_CACHE.popitem(last=False)
+    try:
+        h, w = vr[0].shape[:2]
+    except Exception as e:
+        raise VideoError(path, "corrupt", "decoding failed: " + _decord_msg(e)) from None
+    return _remember(_INFO_CACHE, key, VideoInfo(str(path), len(vr), float(vr.get_avg_fps()), int(w), int(h)))
+
+
+def header_frames(path) -> int:
+    """Frame count the container header claims (0 when it does not say); cached like :func:`probe`."""
+    key = _key(path)
+    if key in _HEADER_CACHE:
+        return _HEADER_CACHE[key]
+    return _remember(_HEADER_CACHE, key, _claimed_frames(path))
+
+
+def truncation(decodable: int, claimed: int) -> str:
+    """Why a video with ``decodable`` of ``claimed`` frames is truncated, or "" when it is not."""
+    lo, frac = TRUNCATION_TOLERANCE
+    if claimed and claimed - decodable > max(lo, frac * claimed):
+        return f"{decodable} frames decode, header claims {claimed}"
+    return ""
+
+
+def probe_checked(path) -> VideoInfo:
+    """:func:`probe`, raising :class:`VideoError` (``truncated``) when the header claims more frames."""
+    info = probe(path)
+    why = truncation(info.frames, header_frames(path))
+    if why:
+        raise VideoError(path, "truncated", why)
     return info
 
 
@@ -86,10 +150,14 @@ def resized_shape(width: int, height: int, short_side: int | None) -> tuple[int,
     return max(1, round(width * short_side / height)), short_side
 
 
-def read_frames(path, indices: Sequence[int], short_side: int | None = None) -> np.ndarray:
+def read_frames(path, indices: Sequence[int], short_side: int | None = None, gather: bool = True):
     """Decode ``indices`` (any order, repeats allowed) -> uint8 array (T, H, W, 3), RGB.
 
     ``short_side`` resizes inside the reader. Raises :class:`VideoError` naming the file.
+    Each distinct frame is decoded once. ``gather=False`` returns ``(distinct frames, positions)``
+    instead, ``positions`` (or None when the indices were sorted and distinct) picking the clip's
+    frames from them: a looping clip (a video shorter than the clip) is then not copied whole
+    here, and the clip transform gathers only the cropped region (``ClipTransform.clip(idx=)``).
     """
     info = probe(path)
     w, h = resized_shape(info.width, info.height, short_side)
@@ -115,8 +183,8 @@ def read_frames(path, indices: Sequence[int], short_side: int | None = None) -> 
             t = F.interpolate(t, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
             frames = t.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     if uniq.size == idx.size and np.array_equal(uniq, idx):
-        return frames                  # sorted, distinct indices (the usual clip): no reordering copy
-    return frames[inverse]
+        return frames if gather else (frames, None)    # sorted, distinct (the usual clip): no reordering copy
+    return frames[inverse] if gather else (frames, inverse)
 
 
 _BAD_SIZES: set[tuple[int, int]] = set()
@@ -124,12 +192,15 @@ _BAD_SIZES: set[tuple[int, int]] = set()
 
 def _get(path, uniq: np.ndarray, w: int, h: int) -> np.ndarray:
     vr = _open(path, w, h)
+    DECODE_STATS["opens"] += 1
+    DECODE_STATS["reads"] += 1
+    DECODE_STATS["frames"] += int(uniq.size)
     if uniq.min() < 0 or uniq.max() >= len(vr):
         raise VideoError(path, "truncated", f"frame {int(uniq.max())} requested, {len(vr)} decodable")
     try:
         return vr.get_batch(uniq.tolist()).asnumpy()
     except Exception as e:
-        raise VideoError(path, "corrupt", str(e).splitlines()[0][:200]) from None
+        raise VideoError(path, "corrupt", "decoding failed: " + _decord_msg(e)) from None
 
 
 def _claimed_frames(path) -> int:
@@ -162,8 +233,9 @@ def check_video(path, chunk: int = 64) -> dict:
         row["frames"] = decoded
         claimed = _claimed_frames(path)
         row["claimed_frames"] = claimed
-        if claimed and decoded < claimed:
-            raise VideoError(path, "truncated", f"{decoded} frames decode, header claims {claimed}")
+        why = truncation(decoded, claimed)
+        if why:
+            raise VideoError(path, "truncated", why)
         row["ok"] = True
     except VideoError as e:
         row["reason"] = e.reason + (f": {e.detail}" if e.detail else "")

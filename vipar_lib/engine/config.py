@@ -17,11 +17,21 @@ augmentation or TTA view raises :class:`ConfigError` naming the key (``train.lr`
 allowed. ``data.augment`` *is* the data layer's :class:`~vipar_lib.data.transforms.AugmentConfig`.
 Nothing below this module reads YAML.
 
+**Paths are portable** (issue #14): ``runs_dir``, ``data.split_dir``, ``data.video_root`` and
+``train.init_from`` are stored relative to the repository when they lie inside it, absolute
+otherwise (:func:`vipar_lib.paths.portable`), and every reader turns them back into real paths
+with :func:`vipar_lib.paths.resolve`. The run hash is taken over that relative form, so a run
+store copied to another checkout, a checkout that moved, or a ``runs/`` folder shared between
+checkouts is found and reused. Inside the engine a relative path is relative to the repository;
+a user's params file, whose relative paths mean "from where I typed the command", goes through
+:func:`portable_config` with the working directory first (the command line does this).
+
 The defaults of :class:`TrainConfig` are the paper's recipe (III.B): SGD, momentum 0.9,
 lr 0.001, weight decay 5e-4, lr x 0.1 every 20 epochs, batch 128.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -30,10 +40,11 @@ from pathlib import Path
 from ..data.clips import POSITIONS, SHORT_POLICIES
 from ..data.splits import SPLITS
 from ..data.transforms import CONCAT_MODES, INPUT_TYPES, TTA_VIEWS, AugmentConfig
+from ..paths import portable
 from ..typed import ConfigError, from_dict, option, to_dict
 
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "EvalConfig", "RunConfig", "load_config",
-           "config_from_dict", "config_hash", "DEVICES"]
+           "config_from_dict", "config_hash", "portable_config", "PATH_FIELDS", "DEVICES"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -143,14 +154,43 @@ def _validate(cfg: RunConfig) -> None:
         raise ConfigError(f"train.micro_batch={t.micro_batch} must divide train.batch_size={t.batch_size}")
 
 
+# the config fields that hold paths: stored portable, resolved by every reader
+PATH_FIELDS = (("runs_dir",), ("data", "split_dir"), ("data", "video_root"), ("train", "init_from"))
+
+
+def portable_config(cfg: RunConfig, cwd=None) -> RunConfig:
+    """A copy of ``cfg`` with its :data:`PATH_FIELDS` in portable form.
+
+    ``cwd`` is the folder relative paths are relative to: the repository (default; the engine's
+    convention) or, for a user's params file, the working directory the command was typed in.
+    Paths inside the repository become repository-relative, the rest absolute.
+    """
+    from .. import REPO_DIR
+    base = Path(cwd).resolve() if cwd is not None else REPO_DIR
+    out = copy.deepcopy(cfg)
+    for path in PATH_FIELDS:
+        node = out
+        for k in path[:-1]:
+            node = getattr(node, k)
+        value = getattr(node, path[-1])
+        if value:
+            full = Path(value).expanduser()
+            full = full if full.is_absolute() else base / full
+            setattr(node, path[-1], portable(full))
+    return out
+
+
 # fields that do not change what a run computes, left out of its hash
 _NOT_HASHED = {("runs_dir",), ("data", "workers"), ("data", "cache_decoded"), ("train", "progress"), ("train", "pin_memory"), ("eval",),
                ("train", "device")}
 
 
 def config_hash(cfg: RunConfig) -> str:
-    """8-hex-digit hash of everything that changes a run's weights."""
-    d = cfg.to_dict()
+    """8-hex-digit hash of everything that changes a run's weights, paths in portable form.
+
+    ``cfg``'s relative paths are taken as repository-relative (see :func:`portable_config`).
+    """
+    d = portable_config(cfg).to_dict()
     for path in _NOT_HASHED:
         node = d
         for k in path[:-1]:

@@ -2,42 +2,70 @@
 
 ```
 runs/<name>-<hash>/
-  config.yaml      the full, validated config
+  config.yaml      the full, validated config (paths in portable form: repository-relative inside it)
   metrics.csv      one row per epoch (also metrics.json)
-  last.pt          model, optimizer, scheduler, RNG, epoch, history (written atomically)
-  best.pt          the checkpoint of the best validation mean per-class accuracy
+  last.pt          model, optimizer, scheduler, RNG, epoch, history, best score and epoch (atomic)
+  best.pt          the checkpoint of the best validation mean per-class accuracy, with its score and epoch
   warm_start.json  what a warm start loaded and what it did not
-  final.json       written when training finished: a finished run is not trained again
+  final.json       written when training finished; trusted only if it parses and matches last.pt's epoch
   train.log        text log
+  .lock            held (flock) by the process training the run; holds that process's PID
   tb/              TensorBoard scalars (when tensorboard is installed)
   logits/          evaluation outputs (<split>-<view>-i<interval>-k<clips>.npz)
 ```
+
+**Movable** (issue #14): the directory name's hash covers the config with repository-relative
+paths, and every path the store holds is portable, so a copied, moved or shared run store is
+found and reused (:func:`run_dir` resolves ``runs_dir``).
+
+**One writer** (issue #13): :func:`run_lock` takes an exclusive ``flock`` on ``.lock`` for as long
+as a process trains the run; a second trainer, or ``--force`` while someone trains, gets a
+:class:`~vipar_lib.engine.errors.RunLockedError` naming the holder's PID. The kernel drops the
+lock when the holder dies (``kill -9`` included), so a killed run is never left locked.
+On NFS, ``flock`` is emulated with POSIX locks (Linux >= 2.6.12), which lock across clients too.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import fcntl
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from ..paths import resolve
+from .checkpoint import checkpoint_epoch, mkstemp_ordinary
 from .config import RunConfig, config_from_dict, config_hash
+from .errors import RunDirError, RunLockedError
 
-__all__ = ["run_dir", "write_text_atomic", "load_run_config", "read_metrics", "is_finished", "list_runs"]
+__all__ = ["run_dir", "write_text_atomic", "load_run_config", "read_metrics", "read_final", "is_finished",
+           "list_runs", "run_lock", "clean_stray_temps", "LOCK_NAME"]
+
+LOCK_NAME = ".lock"
 
 
 def run_dir(cfg: RunConfig) -> Path:
-    return Path(cfg.runs_dir) / f"{cfg.name}-{config_hash(cfg)}"
+    """``<runs_dir>/<name>-<hash>``, ``runs_dir`` resolved (relative = repository-relative)."""
+    return resolve(cfg.runs_dir) / f"{cfg.name}-{config_hash(cfg)}"
 
 
 def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` (ordinary permissions), fsync, rename over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    fd, tmp = mkstemp_ordinary(path, text=True)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def load_run_config(run) -> RunConfig:
@@ -61,17 +89,90 @@ def write_metrics(run, history: list[dict]) -> None:
 
 def read_metrics(run) -> list[dict]:
     p = Path(run) / "metrics.json"
-    return json.loads(p.read_text()) if p.is_file() else []
-
-
-def is_finished(run) -> bool:
-    return (Path(run) / "final.json").is_file()
+    try:
+        return json.loads(p.read_text()) if p.is_file() else []
+    except ValueError:
+        return []
 
 
 def read_final(run) -> dict:
+    """``final.json`` as a dict; ``{}`` when it is missing or does not parse."""
     p = Path(run) / "final.json"
-    return json.loads(p.read_text()) if p.is_file() else {}
+    try:
+        d = json.loads(p.read_text()) if p.is_file() else {}
+    except (ValueError, OSError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def is_finished(run) -> bool:
+    """True when ``final.json`` parses and its ``epochs`` is the epoch ``last.pt`` records.
+
+    Existence alone is not enough (issue #13, item 2): a garbled or stale ``final.json`` beside
+    a half-trained ``last.pt`` would otherwise make a half-trained run "finished". ``last.pt``
+    is read with ``mmap`` (its tensors are not loaded).
+    """
+    run = Path(run)
+    final = read_final(run)
+    epochs = final.get("epochs")
+    if not isinstance(epochs, int) or isinstance(epochs, bool):
+        return False
+    return checkpoint_epoch(run / "last.pt") == epochs
 
 
 def list_runs(runs_dir) -> list[Path]:
-    return sorted(p.parent for p in Path(runs_dir).glob("*/config.yaml"))
+    return sorted(p.parent for p in resolve(runs_dir).glob("*/config.yaml"))
+
+
+def _holder(lock: Path) -> int:
+    try:
+        return int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+@contextlib.contextmanager
+def run_lock(run, what: str = "training"):
+    """Hold the run directory's exclusive lock for the ``with`` block (created with the directory).
+
+    Raises :class:`RunLockedError` naming the holder's PID when another process (or another
+    open of the lock in this process) holds it, and :class:`RunDirError` when the directory
+    cannot be created or written.
+    """
+    run = Path(run)
+    lock = run / LOCK_NAME
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise RunDirError(f"{run}: run directory is not writable ({e.strerror}); make it writable or "
+                              f"use another runs_dir") from None
+        raise RunDirError(f"{run}: cannot create the run directory ({e.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _holder(lock)
+            who = f"process {pid}" if pid else "another process"
+            raise RunLockedError(f"{run}: {who} is {what} this run (it holds {lock}); wait for it to finish "
+                                 f"or stop it first", pid) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield run
+    finally:
+        os.close(fd)                    # closing the descriptor releases the lock
+
+
+def clean_stray_temps(run) -> list[str]:
+    """Remove temporary files a killed writer left in ``run`` (``.last.pt.*.tmp``, ``.final.json.*`` ...).
+
+    Call it holding :func:`run_lock`: no live writer of this run exists then.
+    """
+    removed = []
+    for pattern in (".*.tmp",):        # logits/ is left alone: an evaluation may be writing there
+        for p in Path(run).glob(pattern):
+            if p.is_file():
+                p.unlink()
+                removed.append(p.name)
+    return removed

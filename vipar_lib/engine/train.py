@@ -6,20 +6,55 @@ batch 128 — the :class:`~vipar_lib.engine.config.TrainConfig` defaults.
 **Batches.** Each epoch, a seeded permutation of the training videos is cut into global
 batches of ``batch_size`` (the last incomplete one dropped, unless the set is smaller than one
 batch), each batch into micro-batches of ``micro_batch`` that are run one after another with
-their gradients accumulated. Under ``torchrun`` the micro-batches of a step are dealt out to the
-processes and the summed gradients are all-reduced once per step (torch.distributed, gloo on CPU,
-NCCL on CUDA), so N processes compute exactly the gradient one process computes with the same
-global batch. BatchNorm statistics are per micro-batch, as they are per GPU in PySlowFast
-without SyncBN; the running statistics saved are rank 0's.
+their gradients accumulated. BatchNorm statistics are per micro-batch, as they are per GPU in
+PySlowFast without SyncBN; the running statistics saved are rank 0's.
 
-**Never losing work.** ``last.pt`` is written atomically after every epoch with the model,
-optimizer, scheduler, the torch RNG state and the metric history; a killed run resumes from it
-and, on CPU, ends with the same weights as an uninterrupted run (clip sampling and augmentation
-draw from ``(seed, epoch, item)``, batches from ``(seed, epoch)``). A run with ``final.json`` is
-not trained again unless ``force=True``.
+**Data parallelism** (``torchrun``): the micro-batches of a step are dealt out to the processes
+(micro-batch j to rank j mod N) and the model is wrapped in
+:class:`torch.nn.parallel.DistributedDataParallel` (gloo on CPU, NCCL on CUDA). Every micro-batch
+but a process's last of the step runs under ``no_sync()``, so gradients are all-reduced once per
+step, bucketed and overlapped with the last backward. The loss is scaled by N so DDP's average
+is the sum over processes: N processes compute the gradient one process computes with the same
+global batch, up to the order of float additions (the all-reduce adds per-process partial sums;
+one process adds micro-batch by micro-batch), which is why the test compares weights within a
+tolerance rather than bit for bit. Buffers are not broadcast (``broadcast_buffers=False``): BN
+running statistics stay per process, as above. Every process needs at least one micro-batch per
+step (a :class:`~vipar_lib.typed.ConfigError` says so otherwise).
+
+**The feed** (issue #12). DataLoader workers decode and do the clip geometry on uint8 and stay
+alive across epochs (persistent workers; the epoch travels with each index, see
+:mod:`vipar_lib.data.dataset`). Batches are collated and copied as uint8 and normalised on the
+device in the step (:func:`~vipar_lib.engine.build.model_input`). Loss and accuracy are summed on
+the device and read once per step for the progress bar (once per epoch without one): no host
+sync per micro-batch on CUDA.
+
+**Never losing work, never a wrong result** (issue #13).
+
+* ``last.pt`` (model, optimizer, scheduler, torch RNG, epoch, history, bad videos) is written
+  atomically after every epoch; a killed run resumes from it and, on CPU, ends with the same
+  weights as an uninterrupted run (clip sampling and augmentation draw from
+  ``(seed, epoch, item)``, batches from ``(seed, epoch)``).
+* ``best.pt`` holds the model of the best validation mean per-class accuracy *and that score and
+  epoch*. It is written **before** ``last.pt``, and on resume the best score to beat is read
+  from ``best.pt`` itself, so after a kill at any moment ``best.pt`` and the score it records
+  agree (a kill between the two writes redoes the epoch; it cannot beat its own score again).
+* Temporary files a killed writer left are removed on resume.
+* ``final.json`` is trusted only if it parses and matches ``last.pt``'s epoch
+  (:func:`~vipar_lib.engine.runs.is_finished`); otherwise the run resumes.
+* One process trains a run at a time: the run directory's lock
+  (:func:`~vipar_lib.engine.runs.run_lock`) is held for the whole call; a second trainer, or
+  ``force=True`` while the lock is held, raises :class:`~vipar_lib.engine.errors.RunLockedError`.
+* Videos that are bad (truncated, corrupt) or fail while decoding are skipped, counted and listed
+  in ``final.json`` (``bad_training_videos``, ``bad_training_video_reasons``).
+
+**Fault injection** for the tests, through the environment: ``VIPAR_KILL_AFTER_EPOCH=e`` sends
+SIGKILL to the process after epoch ``e``'s checkpoints; ``VIPAR_KILL_DURING_WRITE=best.pt@e``
+(or ``last.pt@e``) sends it while that file of epoch ``e`` is being written (its temporary file
+complete, not yet renamed over the old one).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -27,6 +62,7 @@ import os
 import shutil
 import signal
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,19 +70,26 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from ..data.dataset import ClipDataset
+from ..data.dataset import ClipDataset, parse_failed
 from ..data.splits import load_split_dir
 from ..data.transforms import ClipTransform
 from ..metrics import mean_class_accuracy, top1
 from ..models.info import count_params
-from .build import build_model, select_device
+from ..paths import portable, resolve
+from ..typed import ConfigError
+from .build import build_model, model_input, select_device
 from .checkpoint import load_checkpoint, save_atomic, warm_start
-from .config import RunConfig
-from .runs import is_finished, run_dir, write_metrics, write_text_atomic
+from .config import RunConfig, portable_config
+from .errors import EngineError, RunDirError
+from .progress import bar
+from .runs import LOCK_NAME, clean_stray_temps, is_finished, read_metrics, run_dir, run_lock, write_metrics, \
+    write_text_atomic
 
-__all__ = ["train", "Dist"]
+__all__ = ["train", "Dist", "RESUME_FROM"]
 
 log = logging.getLogger("vipar.train")
+
+RESUME_FROM = ("last", "best")
 
 
 @dataclass
@@ -98,54 +141,121 @@ class _Logger:
             f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + msg + "\n")
 
 
-def _loader(ds, batches, workers, pin):
-    if not batches:
-        return iter(())
-    return iter(torch.utils.data.DataLoader(ds, batch_sampler=batches, num_workers=workers, pin_memory=pin,
-                                            persistent_workers=False))
+class _EpochBatches:
+    """A DataLoader ``batch_sampler`` whose batches the trainer sets before each epoch.
+
+    The sampler is iterated in the main process, so setting ``batches`` there reaches persistent
+    workers (the dataset object inside them is never updated again).
+    """
+
+    def __init__(self):
+        self.batches: list[list] = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
 
 
-def _allreduce_grads(model, world):
-    import torch.distributed as dist
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    off = 0
-    for g in grads:
-        g.copy_(flat[off:off + g.numel()].view_as(g))
-        off += g.numel()
+def _loader(ds, batch_sampler, workers, pin):
+    return torch.utils.data.DataLoader(ds, batch_sampler=batch_sampler, num_workers=workers, pin_memory=pin,
+                                       persistent_workers=workers > 0)
 
 
-def _to_device(x, device, channels_last):
-    x = x.to(device, non_blocking=True)
-    if channels_last and device.type == "cuda" and x.dim() == 5:
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    return x
+def _fault_hook(name: str, epoch: int):
+    """``before_replace`` hook of :func:`save_atomic`: SIGKILL while ``name`` of ``epoch`` is written."""
+    spec = os.environ.get("VIPAR_KILL_DURING_WRITE", "")
+    if spec != f"{name}@{epoch}":
+        return None
+
+    def kill(_tmp):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return kill
 
 
-def train(cfg: RunConfig, force: bool = False) -> Path:
-    """Train ``cfg`` into its run directory (resuming if it has ``last.pt``); return the directory."""
+def _clear_run(run: Path) -> None:
+    """``--force``: remove everything in ``run`` but its lock file (which the caller holds)."""
+    try:
+        for p in run.iterdir():
+            if p.name == LOCK_NAME:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    except OSError as e:
+        raise RunDirError(f"{run}: cannot clear the run directory for --force ({e.strerror}); make it writable "
+                          f"or remove it yourself") from None
+
+
+def _share(dist: Dist, value):
+    """Rank 0's ``value``, on every rank."""
+    if dist.world <= 1:
+        return value
+    import torch.distributed as tdist
+    box = [value]
+    tdist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def train(cfg: RunConfig, force: bool = False, resume_from: str = "last") -> Path:
+    """Train ``cfg`` into its run directory (resuming if it has ``last.pt``); return the directory.
+
+    ``cfg``'s relative paths are repository-relative (call
+    :func:`~vipar_lib.engine.config.portable_config` with the working directory first for a
+    user's params file). ``force`` retrains from scratch (refused while another process holds the
+    run's lock). ``resume_from="best"`` resumes from ``best.pt`` instead of ``last.pt`` (when
+    ``last.pt`` is damaged): the model of the best epoch, a fresh optimizer state.
+    Raises :class:`~vipar_lib.engine.errors.EngineError` subclasses for lock, checkpoint and
+    permission problems (one line each).
+    """
+    if resume_from not in RESUME_FROM:
+        raise ConfigError(f"resume_from={resume_from!r}; allowed: {list(RESUME_FROM)}")
+    cfg = portable_config(cfg)
     device = select_device(cfg.train.device)
     dist = _dist_setup(device)
     run = run_dir(cfg)
-    if is_finished(run) and not force:
+    if not force and is_finished(run):
         if dist.main:
             log.info(f"{run}: finished already (final.json); nothing to do. Use --force to retrain.")
         return run
-    if force and dist.main and run.exists():
-        shutil.rmtree(run)
+    with contextlib.ExitStack() as stack:
+        state = "train"
+        if dist.main:
+            try:
+                stack.enter_context(run_lock(run))
+                if force:
+                    _clear_run(run)
+                elif is_finished(run):        # finished by another process since the check above
+                    state = "finished"
+                clean_stray_temps(run)
+            except EngineError as e:
+                state = e
+        shared = _share(dist, state if not isinstance(state, EngineError) else f"error:{state}")
+        if isinstance(state, EngineError):
+            raise state
+        if isinstance(shared, str) and shared.startswith("error:"):
+            raise EngineError(shared[len("error:"):])
+        if shared == "finished":
+            return run
+        _barrier(dist)
+        _train(cfg, run, device, dist, resume_from)
     _barrier(dist)
-    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def _train(cfg: RunConfig, run: Path, device: torch.device, dist: Dist, resume_from: str) -> None:
     say = _Logger(run, dist.main)
     if dist.main:
         write_text_atomic(run / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     t = cfg.train
     torch.manual_seed(t.seed)
-    split = load_split_dir(cfg.data.split_dir)
+    split = load_split_dir(resolve(cfg.data.split_dir))
     model = build_model(cfg, split.num_classes)
     if t.init_from:
-        report = warm_start(model, t.init_from)
+        report = warm_start(model, resolve(t.init_from))
         if dist.main:
             write_text_atomic(run / "warm_start.json", json.dumps(report, indent=1))
         say(f"warm start from {report['source']}: {report['loaded']} tensors loaded, "
@@ -154,26 +264,48 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
     model.to(device)
     if t.channels_last and device.type == "cuda":
         model.to(memory_format=torch.channels_last_3d)
-    for p in model.parameters():        # allocated up front so every process all-reduces the same tensors
+    for p in model.parameters():        # allocated up front: SGD then decays every parameter, as it always did
         p.grad = torch.zeros_like(p)
     opt = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=t.lr_step, gamma=t.lr_gamma)
 
-    start, history, best = 0, [], -1.0
-    if (run / "last.pt").is_file():
+    start, history, best, best_epoch = 0, [], -1.0, 0
+    bad_train: dict[str, str] = {}          # path -> reason: videos that failed while decoding
+    if resume_from == "best":
+        if not (run / "best.pt").is_file():
+            raise FileNotFoundError(f"{run / 'best.pt'}: not found; resume from last.pt instead")
+        ck = load_checkpoint(run / "best.pt")
+        model.load_state_dict(ck["model"])
+        start = int(ck["epoch"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # stepping the schedule without optimizer steps
+            for _ in range(start):
+                sched.step()
+        torch.manual_seed(t.seed * 1_000_003 + start)
+        history = [r for r in read_metrics(run) if r.get("epoch", 0) <= start]
+        bad_train = dict(ck.get("bad_videos", {}))
+        say(f"resumed from best.pt at epoch {start} (fresh optimizer state)")
+    elif (run / "last.pt").is_file():
         ck = load_checkpoint(run / "last.pt")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["rng"])
-        start, history, best = int(ck["epoch"]), list(ck["history"]), float(ck["best"])
+        start, history = int(ck["epoch"]), list(ck["history"])
+        bad_train = dict(ck.get("bad_videos", {}))
         say(f"resumed from last.pt at epoch {start}")
+    if (run / "best.pt").is_file():
+        # the score to beat is the one best.pt records about itself (never last.pt's copy)
+        bk = load_checkpoint(run / "best.pt", mmap=True)
+        best, best_epoch = float(bk.get("best", -1.0)), int(bk.get("epoch", 0))
 
-    root = Path(cfg.data.video_root)
+    root = resolve(cfg.data.video_root)
     train_ds = ClipDataset(split[cfg.data.train_split], root, _transform(cfg), cfg.data.clip_len, train=True,
                            short_side=cfg.data.short_side, interval=cfg.data.interval,
                            short_policy=cfg.data.short_policy, seed=t.seed, progress=t.progress and dist.main,
                            cache_decoded=cfg.data.cache_decoded)
+    scan_bad = dict(train_ds.bad_videos)
+    row_of = {e.path: i for i, e in enumerate(train_ds.all_entries)}
     val_ds = None
     if cfg.data.val_split:
         val_ds = ClipDataset(split[cfg.data.val_split], root, _transform(cfg, "center"), cfg.data.clip_len,
@@ -182,14 +314,36 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
                              cache_decoded=cfg.data.cache_decoded)
     micro = t.micro_batch or t.batch_size
     eff = min(t.batch_size, len(train_ds))
-    accum = math.ceil(eff / micro / dist.world)
+    per_step = math.ceil(eff / micro)
+    if per_step < dist.world:
+        raise ConfigError(f"train.batch_size={t.batch_size} / train.micro_batch={micro} gives {per_step} "
+                          f"micro-batch(es) per step for {dist.world} processes; every process needs one: "
+                          f"lower train.micro_batch or use fewer processes")
+    accum = math.ceil(per_step / dist.world)
     say(f"model {cfg.model.name} ({count_params(model):,} params) on {device}; {len(train_ds)} training videos; "
         f"effective batch {eff} = micro-batch {min(micro, eff)} x {accum} accumulation step(s) x {dist.world} "
         f"process(es); epochs {start}->{t.epochs}")
+    if scan_bad:
+        say(f"{len(scan_bad)} bad training video(s) skipped: " + "; ".join(f"{p} ({r})" for p, r in scan_bad.items()))
     use_amp = t.amp and device.type == "cuda"
     pin = t.pin_memory and device.type == "cuda"
-    kill_after = os.environ.get("VIPAR_KILL_AFTER_EPOCH")      # fault injection for the resume test
+    cl = t.channels_last and device.type == "cuda"
+    input_type = cfg.data.input_type
+    kill_after = os.environ.get("VIPAR_KILL_AFTER_EPOCH")      # fault injection for the resume tests
     tb = _tensorboard(run) if dist.main else None
+
+    net = model
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      broadcast_buffers=False)
+    sampler = _EpochBatches()
+    train_loader = _loader(train_ds, sampler, cfg.data.workers, pin)
+    val_loader = None
+    if val_ds is not None and dist.main:
+        val_loader = torch.utils.data.DataLoader(val_ds, batch_size=max(1, micro), shuffle=False,
+                                                 num_workers=cfg.data.workers, pin_memory=pin,
+                                                 persistent_workers=cfg.data.workers > 0)
 
     for epoch in range(start, t.epochs):
         t0 = time.time()
@@ -197,40 +351,65 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
         train_ds.set_epoch(epoch)
         steps = _steps(len(train_ds), t.batch_size, micro, t.seed, epoch)
         mine = [[c for j, c in enumerate(step) if j % dist.world == dist.rank] for step in steps]
-        it = _loader(train_ds, [c for s in mine for c in s], cfg.data.workers, pin)
-        bar = _bar(len(steps), f"epoch {epoch + 1}/{t.epochs}", t.progress and dist.main)
-        stats = torch.zeros(3, dtype=torch.float64)           # loss sum, correct, seen
+        skip = tuple(sorted(row_of[p] for p in bad_train if p in row_of))     # known bad at the epoch's start
+        sampler.batches = [[(epoch, i, skip) for i in c] for s in mine for c in s]
+        it = iter(train_loader)
+        b = bar(len(steps), f"epoch {epoch + 1}/{t.epochs}", t.progress and dist.main)
+        stats = torch.zeros(2, dtype=torch.float64, device=device)        # loss sum, correct (on the device)
+        seen = 0
+        failed: dict[int, str] = {}
         for step, chunks in zip(steps, mine):
             n_step = sum(len(c) for c in step)
             opt.zero_grad(set_to_none=False)
-            for _ in chunks:
-                x, y, _v = next(it)
-                x, y = _to_device(x, device, t.channels_last), y.to(device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    out = model(x)
-                loss = F.cross_entropy(out.float(), y, reduction="sum") / n_step
-                loss.backward()
-                stats += torch.tensor([loss.item() * n_step, (out.argmax(1) == y).sum().item(), len(y)],
-                                      dtype=torch.float64)
-            if dist.world > 1:
-                _allreduce_grads(model, dist.world)
+            for j in range(len(chunks)):
+                batch = next(it)
+                for row, why in parse_failed(batch["failed"]):
+                    failed.setdefault(row, why)
+                x = model_input(batch["clip"], batch["affine"], input_type, device, cl)
+                y = batch["label"].to(device, non_blocking=True)
+                sync = net is model or j == len(chunks) - 1
+                with contextlib.nullcontext() if sync else net.no_sync():
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                        out = net(x)
+                    ce = F.cross_entropy(out.float(), y, reduction="sum")
+                    loss = ce / n_step
+                    if dist.world > 1:
+                        loss = loss * dist.world            # DDP averages over processes; we want the sum
+                    loss.backward()
+                with torch.no_grad():
+                    stats += torch.stack([ce.detach().double(), (out.argmax(1) == y).sum().double()])
+                seen += len(y)
             opt.step()
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{stats[0] / max(stats[2], 1):.3f}", acc=f"{stats[1] / max(stats[2], 1):.3f}")
-        if bar is not None:
-            bar.close()
+            if b is not None:
+                s = stats.tolist()                  # the one host read of the step
+                b.update(1)
+                b.set_postfix(loss=f"{s[0] / max(seen, 1):.3f}", acc=f"{s[1] / max(seen, 1):.3f}")
+        next(it, None)                              # end the epoch's iteration (persistent workers)
+        if b is not None:
+            b.close()
+        totals = torch.cat([stats, torch.tensor([float(seen)], dtype=torch.float64, device=device)])
         if dist.world > 1:
             import torch.distributed as tdist
-            tdist.all_reduce(stats)
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": float(stats[0] / max(stats[2], 1)),
-               "train_acc": float(stats[1] / max(stats[2], 1)), "time_s": 0.0}
+            tdist.all_reduce(totals)
+            gathered = [None] * dist.world
+            tdist.all_gather_object(gathered, failed)
+            for d in gathered:
+                for row, why in d.items():
+                    failed.setdefault(row, why)
+        for row, why in sorted(failed.items()):
+            path = train_ds.all_entries[row].path
+            if path not in bad_train:
+                bad_train[path] = why
+                say(f"video failed while decoding, skipped from now on: {path} ({why})")
+        s = totals.tolist()
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": float(s[0] / max(s[2], 1)),
+               "train_acc": float(s[1] / max(s[2], 1)), "time_s": 0.0}
         sched.step()
         is_last = epoch + 1 == t.epochs
-        if val_ds is not None and dist.main and ((epoch + 1) % t.val_every == 0 or is_last):
+        if val_loader is not None and ((epoch + 1) % t.val_every == 0 or is_last):
             from .evaluate import predict_logits
-            logits = predict_logits(model, val_ds, batch_size=max(1, micro), device=device, amp=use_amp,
-                                    workers=cfg.data.workers, progress=False)
+            logits = predict_logits(model, val_ds, device=device, amp=use_amp, progress=False, loader=val_loader,
+                                    channels_last=cl, num_classes=split.num_classes)
             labels = [e.label for e in val_ds.all_entries]
             row.update(val_top1=top1(logits, labels), val_mean_class=mean_class_accuracy(logits, labels))
         row["time_s"] = round(time.time() - t0, 2)
@@ -238,14 +417,18 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
         if dist.main:
             improved = "val_mean_class" in row and row["val_mean_class"] > best
             if improved:
-                best = row["val_mean_class"]
+                best, best_epoch = row["val_mean_class"], epoch + 1
+            if improved or val_ds is None or not (run / "best.pt").exists():
+                if val_ds is None:
+                    best_epoch = epoch + 1
+                # best.pt first: it carries its own score and epoch, and is what a resume beats
+                save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "best": best, "name": cfg.model.name,
+                             "bad_videos": dict(bad_train)},
+                            run / "best.pt", before_replace=_fault_hook("best.pt", epoch + 1))
             state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                      "rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history, "best": best,
-                     "name": cfg.model.name}
-            save_atomic(state, run / "last.pt")
-            if improved or val_ds is None or not (run / "best.pt").exists():
-                save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "best": best, "name": cfg.model.name},
-                            run / "best.pt")
+                     "best_epoch": best_epoch, "name": cfg.model.name, "bad_videos": dict(bad_train)}
+            save_atomic(state, run / "last.pt", before_replace=_fault_hook("last.pt", epoch + 1))
             write_metrics(run, history)
             if tb is not None:
                 for k, v in row.items():
@@ -258,14 +441,16 @@ def train(cfg: RunConfig, force: bool = False) -> Path:
             os.kill(os.getpid(), signal.SIGKILL)
 
     if dist.main:
-        final = {"epochs": t.epochs, "best_val_mean_class": best, "params": count_params(model),
-                 "effective_batch": eff, "micro_batch": min(micro, eff), "accumulation": accum, "world": dist.world,
-                 "device": str(device), "bad_training_videos": [p for p, _ in train_ds.bad_videos],
-                 "last": history[-1] if history else {}}
+        reasons = {**scan_bad, **bad_train}
+        final = {"epochs": t.epochs, "best_val_mean_class": best, "best_epoch": best_epoch,
+                 "params": count_params(model), "effective_batch": eff, "micro_batch": min(micro, eff),
+                 "accumulation": accum, "world": dist.world, "device": str(device),
+                 "bad_training_videos": list(reasons), "bad_training_video_reasons": reasons,
+                 "run_dir": portable(run), "last": history[-1] if history else {}}
         write_text_atomic(run / "final.json", json.dumps(final, indent=1))
         say(f"finished: {run}")
-    _barrier(dist)
-    return run
+    if tb is not None:
+        tb.close()
 
 
 def _tensorboard(run: Path):
@@ -283,8 +468,4 @@ def _barrier(dist: Dist):
         tdist.barrier()
 
 
-def _bar(total, desc, on):
-    if not on:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit="step", leave=False)
+_bar = bar      # the engine's progress-bar helper lives in .progress (kept under its former name)
