@@ -22,6 +22,7 @@ reproduce: $(STAMP)
 	$(BIN)/vipar reproduce --profile $(PROFILE)
 
 test: $(STAMP)
+	$(BIN)/ruff check vipar_lib tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests

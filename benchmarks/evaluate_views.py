@@ -61,7 +61,8 @@ def _model(name: str, classes: int, clip_len: int):
         return Pool(classes)
     from vipar_lib.models import create_model, model_spec
     fam = model_spec(name).family
-    opts = {"width": 8, "depths": [1, 1, 1, 1]} if fam != "mfnet" else {"width": 16, "groups": 4, "depths": [1, 1, 1, 1]}
+    opts = ({"width": 8, "depths": [1, 1, 1, 1]} if fam != "mfnet"
+            else {"width": 16, "groups": 4, "depths": [1, 1, 1, 1]})
     if fam == "slowfast":
         opts["num_frames"] = clip_len
     return create_model(name, num_classes=classes, **opts)

@@ -96,7 +96,7 @@ def bench(name, opts, shape, device, amp, channels_last, compile_, steps):
         torch.cuda.synchronize()
     dt = (time.perf_counter() - t0) / steps
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else 0
-    del model, opt, step_model
+    model = opt = step_model = None           # free the memory before the next model (a closure uses them)
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return dt, peak

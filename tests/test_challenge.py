@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 
-from vipar_lib.challenge import (ChallengeError, read_ground_truth, score_submission, write_ground_truth,
-                                 write_split_ground_truth, write_submission)
+from vipar_lib.challenge import (
+    ChallengeError,
+    read_ground_truth,
+    score_submission,
+    write_ground_truth,
+    write_split_ground_truth,
+    write_submission,
+)
 from vipar_lib.cli import main
 from vipar_lib.data.splits import Split, VideoEntry, write_split
 from vipar_lib.logits import LogitsFile

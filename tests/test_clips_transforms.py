@@ -5,8 +5,15 @@ import torch
 from vipar_lib.data.clips import clip_indices, eval_clip_indices, train_clip_indices
 from vipar_lib.data.dataset import ClipDataset
 from vipar_lib.data.splits import load_split_dir
-from vipar_lib.data.transforms import (MEAN, STD, AugmentConfig, ClipTransform, normalize_clips, residual_frames,
-                                       to_input)
+from vipar_lib.data.transforms import (
+    MEAN,
+    STD,
+    AugmentConfig,
+    ClipTransform,
+    normalize_clips,
+    residual_frames,
+    to_input,
+)
 
 
 def test_clip_indices_interval_and_short_policies():

@@ -12,9 +12,9 @@ import yaml
 from vipar_lib.engine.checkpoint import load_checkpoint, save_atomic
 from vipar_lib.engine.config import ConfigError, config_from_dict, load_config
 from vipar_lib.engine.evaluate import evaluate_run
-from vipar_lib.logits import load_logits
 from vipar_lib.engine.runs import read_metrics
 from vipar_lib.engine.train import train
+from vipar_lib.logits import load_logits
 
 TINY_SF = {"width": 8, "depths": [1, 1, 1, 1], "num_frames": 8, "alpha": 4, "dropout": 0.0}
 
@@ -126,15 +126,15 @@ def test_ddp_two_processes_match_one_process(synth_root, synth_split, tmp_path):
 
 
 def _params_init(run):
-    from vipar_lib.engine.runs import load_run_config
     from vipar_lib.engine.build import build_model
+    from vipar_lib.engine.runs import load_run_config
     torch.manual_seed(load_run_config(run).train.seed)
     return build_model(load_run_config(run), 4).state_dict()
 
 
 def _model_like(run):
-    from vipar_lib.engine.runs import load_run_config
     from vipar_lib.engine.build import build_model
+    from vipar_lib.engine.runs import load_run_config
     return build_model(load_run_config(run), 4)
 
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from vipar_lib.cli import main
+from vipar_lib.ensemble import EnsembleError, combine, greedy_search
 from vipar_lib.logits import LogitsFile, load_logits, save_logits
 from vipar_lib.metrics import mean_class_accuracy, top1
-from vipar_lib.ensemble import EnsembleError, combine, greedy_search
 
 RNG = np.random.default_rng(0)
 VIDEOS = np.array([f"video_test_{i:07d}.avi" for i in range(1, 13)])
@@ -28,7 +28,8 @@ def test_combine_matches_numpy_and_aligns_by_video_id(tmp_path):
     assert e.mean_class == pytest.approx(np.mean(per_class))
     # CLI: the same numbers from files
     pa, pb = save_logits(tmp_path / "a.npz", _lf(a)), save_logits(tmp_path / "b.npz", _lf(b, perm))
-    assert main(["ensemble", str(pa), str(pb), "--weights", "2", "0.5", "--out", str(tmp_path / "e.npz"), "--json"]) == 0
+    out = tmp_path / "e.npz"
+    assert main(["ensemble", str(pa), str(pb), "--weights", "2", "0.5", "--out", str(out), "--json"]) == 0
     assert np.allclose(load_logits(tmp_path / "e.npz").logits, e.logits)
 
 

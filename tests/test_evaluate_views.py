@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from test_engine import _cfg
 
 from vipar_lib.data.dataset import ClipDataset, MultiViewDataset
 from vipar_lib.data.splits import load_split_dir
@@ -11,8 +12,6 @@ from vipar_lib.engine.config import config_from_dict
 from vipar_lib.engine.evaluate import evaluate_run
 from vipar_lib.engine.train import train
 from vipar_lib.logits import load_logits
-
-from test_engine import _cfg
 
 
 @pytest.mark.parametrize("input_type,positions,interval", [("rgb", "uniform", 1), ("diff", "random", 2)])

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import zero_payloads_from
+from test_engine import _cfg
 
 from vipar_lib.data.splits import load_split_dir
 from vipar_lib.engine.checkpoint import checkpoint_epoch, load_checkpoint, save_atomic
@@ -22,9 +24,6 @@ from vipar_lib.engine.evaluate import evaluate_run
 from vipar_lib.engine.runs import LOCK_NAME, is_finished, read_metrics, run_dir, run_lock, write_text_atomic
 from vipar_lib.engine.train import train
 from vipar_lib.logits import load_logits
-
-from conftest import zero_payloads_from
-from test_engine import _cfg
 
 CLI = [sys.executable, "-m", "vipar_lib.cli", "train"]
 

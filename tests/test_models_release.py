@@ -13,8 +13,8 @@ from vipar_lib.models import ModelOptionError, create_model
 from vipar_lib.models.blocks import NonLocal
 from vipar_lib.models.info import count_params
 from vipar_lib.models.slowfast_release import RELEASE_FINAL
-from vipar_lib.paper import paper_rows
 from vipar_lib.models.tsm import TSM_RELEASE, frames_to_images
+from vipar_lib.paper import paper_rows
 
 R1C7 = "r1c7/SlowFastNetworks lib/slowfastnet.py"
 REL = "xdw1995/123 libb/slowfastnet.py"

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import yaml
+from test_engine import TINY_SF
 
 from vipar_lib import REPO_DIR
 from vipar_lib.engine.config import config_from_dict, config_hash, portable_config
-
-from test_engine import TINY_SF
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,7 +97,7 @@ def test_a_copied_checkout_finds_its_runs_finished_and_its_logits(synth_root, sy
         assert r.returncode == 0, r.stderr[-3000:]
         assert "finished already" in r.stderr and r.stdout.strip().startswith(str(b / "runs"))
     r = _python(b, "-c", "from vipar_lib.engine.evaluate import evaluate_run; import sys; "
-                         f"print(evaluate_run(sys.argv[1], progress=False))", str(b / "runs" / ft.name))
+                         "print(evaluate_run(sys.argv[1], progress=False))", str(b / "runs" / ft.name))
     assert r.returncode == 0, r.stderr[-3000:]
     assert str(b / "runs" / ft.name / "logits" / "test-center-i1-k2.npz") in r.stdout
     assert {p: p.stat().st_mtime_ns for p in (b / "runs").rglob("*") if p.is_file()} == stamps   # nothing rewritten

@@ -6,7 +6,8 @@ from vipar_lib.data import splits as S
 
 
 def _ref(shared, name):
-    return [tuple(l.split()) for l in (shared / "vipriors2020" / f"mod-ucf101-{name}.txt").read_text().splitlines() if l.strip()]
+    text = (shared / "vipriors2020" / f"mod-ucf101-{name}.txt").read_text()
+    return [tuple(line.split()) for line in text.splitlines() if line.strip()]
 
 
 def test_vipriors_split_reproduces_challenge_files_exactly(shared_data):
@@ -89,8 +90,8 @@ def test_challenge_layout(shared_data, tmp_path):
 # -- duplicates, overlaps and labels that disagree with the class folder (issue #13) ---------------
 def _lists(tmp_path, train, test):
     (tmp_path / "classInd.txt").write_text("1 A\r\n2 B\r\n")
-    (tmp_path / "trainlist01.txt").write_text("".join(f"{l}\r\n" for l in train))
-    (tmp_path / "testlist01.txt").write_text("".join(f"{l}\r\n" for l in test))
+    (tmp_path / "trainlist01.txt").write_text("".join(f"{line}\r\n" for line in train))
+    (tmp_path / "testlist01.txt").write_text("".join(f"{line}\r\n" for line in test))
     return tmp_path
 
 
@@ -114,7 +115,8 @@ def test_duplicated_list_lines_are_refused_naming_them(tmp_path):
     assert "trainlist01.txt" in msg and "A/v_A_g02_c01.avi (lines 1, 4)" in msg and "\n" not in msg
     # a repeated test line too
     _lists(tmp_path, _TRAIN, _TEST + [_TEST[1]])
-    with pytest.raises(S.SplitError, match=r"testlist01.txt: 1 entries listed more than once: B/v_B_g01_c01.avi \(lines 2, 3\)"):
+    with pytest.raises(S.SplitError,
+                       match=r"testlist01.txt: 1 entries listed more than once: B/v_B_g01_c01.avi \(lines 2, 3\)"):
         S.vipriors_split(tmp_path)
     # a list that repeats videos on purpose (another protocol) can opt out
     _lists(tmp_path, _TRAIN + [_TRAIN[0]], _TEST)
@@ -153,14 +155,15 @@ def _split_dir(tmp_path, **files):
             "test": ["A/v_A_g01_c01.avi 1", "B/v_B_g01_c01.avi 2"]}
     base.update(files)
     for s, lines in base.items():
-        (tmp_path / f"{s}.txt").write_text("".join(f"{l}\n" for l in lines))
+        (tmp_path / f"{s}.txt").write_text("".join(f"{line}\n" for line in lines))
     return tmp_path
 
 
 def test_split_dir_with_a_repeated_train_entry_is_refused(tmp_path):
     assert S.load_split_dir(_split_dir(tmp_path)).counts() == {"train": 2, "validation": 1, "test": 2}
     _split_dir(tmp_path, train=["A/v_A_g02_c01.avi 1", "B/v_B_g02_c01.avi 2", "A/v_A_g02_c01.avi 1"])
-    with pytest.raises(S.SplitError, match=r"train.txt: 1 entries listed more than once: A/v_A_g02_c01.avi \(lines 1, 3\)"):
+    with pytest.raises(S.SplitError,
+                       match=r"train.txt: 1 entries listed more than once: A/v_A_g02_c01.avi \(lines 1, 3\)"):
         S.load_split_dir(tmp_path)
     assert len(S.load_split_dir(tmp_path, allow_duplicates=True)["train"]) == 3
 
@@ -193,7 +196,8 @@ def test_challenge_layout_refuses_repeats_and_overlaps(tmp_path):
     sp = S.read_challenge_layout(tmp_path)
     assert sp.counts() == {"train": 2, "validation": 1, "test": 1} and sp["test"][0].label == -1
     (ann / "mod-ucf101-validation.txt").write_text("video_validation_0000001.avi 1\nvideo_train_0000002.avi 2\n")
-    with pytest.raises(S.SplitError, match=r"video_train_0000002.avi \(mod-ucf101-train.txt:2, mod-ucf101-validation.txt:2\)"):
+    with pytest.raises(S.SplitError,
+                       match=r"video_train_0000002.avi \(mod-ucf101-train.txt:2, mod-ucf101-validation.txt:2\)"):
         S.read_challenge_layout(tmp_path)
     (ann / "mod-ucf101-validation.txt").write_text("video_validation_0000001.avi 1\nvideo_validation_0000001.avi 1\n")
     with pytest.raises(S.SplitError, match="mod-ucf101-validation.txt: 1 entries listed more than once"):

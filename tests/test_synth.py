@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from vipar_lib.data import splits as S
-from vipar_lib.data.synth import (CLASSES, MIRROR_OF, MOTION_OF, REVERSE_OF, SCENE_OF, cue_ceilings, generate,
-                                  render_clip)
+from vipar_lib.data.synth import (
+    CLASSES,
+    MIRROR_OF,
+    MOTION_OF,
+    REVERSE_OF,
+    SCENE_OF,
+    cue_ceilings,
+    generate,
+    render_clip,
+)
 
 
 def test_layout_and_lists_match_ucf101_format(synth_root):
@@ -17,7 +25,7 @@ def test_layout_and_lists_match_ucf101_format(synth_root):
     assert first.split()[0] == f"{cls}/v_{cls}_g02_c01.avi"       # group 1 is in test
     assert (synth_root / "UCF-101" / first.split()[0]).is_file()
     test_lines = (lists / "testlist01.txt").read_text().splitlines()
-    assert all(len(l.split()) == 1 and "_g01_" in l for l in test_lines)
+    assert all(len(line.split()) == 1 and "_g01_" in line for line in test_lines)
     assert (synth_root / "UCF-101" / test_lines[0]).read_bytes()[8:12] == b"AVI "
 
 

@@ -35,7 +35,7 @@ def combine(files: Sequence[LogitsFile], weights: Sequence[float] | None = None,
     if len(weights) != len(files):
         raise EnsembleError(f"{len(weights)} weights for {len(files)} files")
     al = _align(files, names)
-    total = sum(w * l.astype(np.float64) for w, l in zip(weights, al.logits))
+    total = sum(w * x.astype(np.float64) for w, x in zip(weights, al.logits))
     return LogitsFile(al.video, al.label, total.astype(np.float32), {"members": names, "weights": weights, **al.meta})
 
 

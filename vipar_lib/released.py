@@ -498,7 +498,7 @@ def _paper_rows(table: str) -> list[dict]:
     try:
         from .paper import paper_rows
     except ImportError:                                                       # pragma: no cover
-        from .report.paper import paper_rows                                  # older layout
+        from .report.paper import paper_rows  # older layout
     return paper_rows(table)
 
 

@@ -21,12 +21,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from ..challenge import ChallengeError
     from ..data.splits import SplitError
     from ..data.video import VideoError
+    from ..engine.errors import EngineError
     from ..logits import LogitsError
     from ..models import ModelOptionError
     from ..released import ReleasedError
     from ..typed import ConfigError
-    return (ConfigError, SplitError, ChallengeError, VideoError, ModelOptionError, LogitsError, ReleasedError,
-            FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+    return (ConfigError, SplitError, ChallengeError, EngineError, VideoError, ModelOptionError, LogitsError,
+            ReleasedError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:

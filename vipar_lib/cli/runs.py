@@ -12,18 +12,22 @@ VIEWS = ("center", "flip", "random_crop", "reverse", "concat_reverse")
 @command("train", "train a run from a params YAML (also under torchrun for data parallelism)",
          arg("params", type=Path, help="a run's params YAML: name, runs_dir, data, model, train, eval "
                                        "(see vipar_lib/engine/config.py)"),
-         arg("--force", action="store_true", help="retrain even if the run finished (deletes its folder)"),
+         arg("--force", action="store_true", help="retrain even if the run finished: clears the run folder "
+                                                  "(refused while another process trains that run)"),
+         arg("--resume-from", choices=("last", "best"), default="last",
+             help="resume an unfinished run from last.pt (default) or from best.pt (use it when last.pt is damaged)"),
          arg("--runs-dir", type=Path, default=None, help="run store to use instead of the file's runs_dir"))
 def train(a):
     import logging
 
-    from ..engine.config import load_config
+    from ..engine.config import load_config, portable_config
     from ..engine.train import train as train_run
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(a.params)
     if a.runs_dir:
         cfg.runs_dir = str(a.runs_dir)
-    print(train_run(cfg, force=a.force))
+    cfg = portable_config(cfg, Path.cwd())       # the file's relative paths are relative to where you are
+    print(train_run(cfg, force=a.force, resume_from=a.resume_from))
     return 0
 
 
@@ -34,12 +38,14 @@ def train(a):
          arg("--clips", type=int, default=None, help="clips per video (default: the run's eval.num_clips)"),
          arg("--interval", type=int, choices=(1, 2), default=None, help="frame interval (default: the run's)"),
          arg("--split", choices=("train", "validation", "test"), default=None, help="which split (default: test)"),
+         arg("--checkpoint", choices=("best", "last"), default="best",
+             help="which checkpoint to evaluate (default best.pt: the best validation epoch)"),
          arg("--force", action="store_true", help="re-evaluate views whose logits file exists"), JSON)
 def evaluate(a):
     from ..engine.evaluate import evaluate_run
     from ..logits import load_logits
     paths = evaluate_run(a.run_dir, views=a.tta, num_clips=a.clips, interval=a.interval, split=a.split,
-                         force=a.force, progress=not a.json)
+                         force=a.force, progress=not a.json, checkpoint=a.checkpoint)
     rows = []
     for p in paths:
         lf = load_logits(p)

@@ -63,6 +63,9 @@ class DataConfig:
     val_split: str = option("validation", choices=SPLITS + ("",), help="empty: no validation")
     workers: int = option(2, ge=0, help="DataLoader worker processes")
     cache_decoded: bool = option(False, help="keep decoded videos in memory (small datasets, many epochs)")
+    dataset_id: str = option("", help="what the videos are (the study sets it, e.g. the synthetic renderer's "
+                                      "version and options); part of the run hash, so runs on other data are "
+                                      "never reused")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -181,19 +184,23 @@ def portable_config(cfg: RunConfig, cwd=None) -> RunConfig:
 
 
 # fields that do not change what a run computes, left out of its hash
-_NOT_HASHED = {("runs_dir",), ("data", "workers"), ("data", "cache_decoded"), ("train", "progress"), ("train", "pin_memory"), ("eval",),
-               ("train", "device")}
+_NOT_HASHED = {("runs_dir",), ("data", "workers"), ("data", "cache_decoded"), ("train", "progress"),
+               ("train", "pin_memory"), ("train", "device"), ("eval",)}
 
 
 def config_hash(cfg: RunConfig) -> str:
     """8-hex-digit hash of everything that changes a run's weights, paths in portable form.
 
-    ``cfg``'s relative paths are taken as repository-relative (see :func:`portable_config`).
+    ``cfg``'s relative paths are taken as repository-relative (see :func:`portable_config`). The
+    hash also covers the model's structural fingerprint (:func:`vipar_lib.models.model_fingerprint`),
+    so a run trained by older model code with the same options is not taken for a current one.
     """
+    from ..models import model_fingerprint
     d = portable_config(cfg).to_dict()
     for path in _NOT_HASHED:
         node = d
         for k in path[:-1]:
             node = node[k]
         node.pop(path[-1], None)
+    d["model_fingerprint"] = model_fingerprint(cfg.model.name, cfg.model.options)
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]

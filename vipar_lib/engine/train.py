@@ -82,8 +82,16 @@ from .checkpoint import load_checkpoint, save_atomic, warm_start
 from .config import RunConfig, portable_config
 from .errors import EngineError, RunDirError
 from .progress import bar
-from .runs import LOCK_NAME, clean_stray_temps, is_finished, read_metrics, run_dir, run_lock, write_metrics, \
-    write_text_atomic
+from .runs import (
+    LOCK_NAME,
+    clean_stray_temps,
+    is_finished,
+    read_metrics,
+    run_dir,
+    run_lock,
+    write_metrics,
+    write_text_atomic,
+)
 
 __all__ = ["train", "Dist", "RESUME_FROM"]
 

@@ -5,6 +5,6 @@ imports every variant module, which registers its variants (timm's pattern): the
 imports none of them.
 """
 from . import baselines, slowfast, slowfast_release, tsm  # noqa: F401  (each registers its variants)
-from .registry import ModelOptionError, create_model, list_models, model_options, model_spec
+from .registry import ModelOptionError, create_model, list_models, model_fingerprint, model_options, model_spec
 
-__all__ = ["ModelOptionError", "create_model", "list_models", "model_options", "model_spec"]
+__all__ = ["ModelOptionError", "create_model", "list_models", "model_fingerprint", "model_options", "model_spec"]

@@ -9,13 +9,14 @@ The registry knows nothing of the variants: each variant module registers its fu
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch.nn as nn
 
-__all__ = ["ModelOptionError", "Option", "register_model", "create_model", "list_models", "model_options",
-           "model_spec"]
+__all__ = ["model_fingerprint", "MODEL_CODE_REVISION", "ModelOptionError", "Option", "register_model",
+           "create_model", "list_models", "model_options", "model_spec"]
 
 
 class ModelOptionError(ValueError):
@@ -156,3 +157,26 @@ def create_model(name: str, num_classes: int = 101, **options) -> nn.Module:
     model = model_spec(name).fn(num_classes=num_classes, **opts)
     model.vipar_name, model.vipar_options = name, opts
     return model
+
+
+#: Bump when a model's computation changes without changing its modules (a different ``forward``):
+#: it is part of every run hash, so runs trained by the older code are not reused.
+MODEL_CODE_REVISION = 1
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint(name: str, options_json: str) -> str:
+    import hashlib
+    import json
+
+    import torch
+    with torch.device("meta"):                      # structure only: no weights are allocated
+        model = create_model(name, 2, **json.loads(options_json))
+    text = f"{MODEL_CODE_REVISION}\n{model!r}\n{sorted(model.vipar_options.items())!r}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def model_fingerprint(name: str, options: dict) -> str:
+    """A hash of the model's structure (module tree and layer arguments) and :data:`MODEL_CODE_REVISION`."""
+    import json
+    return _fingerprint(name, json.dumps(options, sort_keys=True, default=list))

@@ -46,8 +46,8 @@ DATASET_KINDS = ("synthetic", "ucf101", "challenge")
 READINGS = {"text": "the paper's words: PySlowFast/torchvision structures (slowfast_r50/_r101, tsm_r50/_r101)",
             "release": "the authors' released code, xdw1995/123 (slowfast_release_r50/_r101, TSM as released)"}
 # what the planner sets per row: refused in a params file
-PLANNED_KEYS = ("data.split_dir", "data.video_root", "data.input_type", "data.clip_len", "train.epochs",
-                "train.init_from", "eval.views")
+PLANNED_KEYS = ("data.split_dir", "data.video_root", "data.input_type", "data.clip_len", "data.dataset_id",
+                "train.epochs", "train.init_from", "eval.views")
 
 
 @dataclass

@@ -20,12 +20,13 @@ from typing import Callable, Iterable
 
 from ..data import splits as S
 from ..engine.evaluate import evaluate_run
-from ..engine.runs import write_text_atomic
+from ..engine.progress import bar
+from ..engine.runs import is_finished, write_text_atomic
 from ..engine.train import train
 from ..paper import TABLES
 from ..paths import resolve
 from .config import StudyConfig
-from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, split_dir, video_root
+from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, dataset_id, split_dir, video_root
 
 __all__ = ["Prepared", "prepare_data", "execute", "write_cost"]
 
@@ -58,8 +59,11 @@ def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
     else:
         split = S.read_challenge_layout(root)
     out = split_dir(study)
-    if not (out / "train.txt").is_file():
+    marker = out / "dataset.json"
+    ident = dataset_id(study)
+    if not (out / "train.txt").is_file() or not marker.is_file() or json.loads(marker.read_text()) != ident:
         S.write_split(split, out)
+        marker.write_text(json.dumps(ident))
     return Prepared(split, out, video_root(study))
 
 
@@ -90,7 +94,7 @@ def _view_frames(req: EvalRequest, run: PlannedRun) -> int:
 def execute(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True,
             say: Callable[[str], None] | None = None) -> dict:
     """Train and evaluate what ``tables`` need; return ``{"trained": [...], "evaluated": [...], "reused": n}``."""
-    say = say or (lambda m: log.info(m))
+    say = say or log.info
     tables = list(tables)
     bad = sorted(set(tables) - set(TABLES))
     if bad:
@@ -99,8 +103,12 @@ def execute(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True,
     runs = plan.runs_for(tables)
     reqs = plan.requests(tables)
     done = {"trained": [], "evaluated": [], "reused": 0}
+    todo_runs = [r for r in runs if not is_finished(r.dir)]
+    b = bar(len(runs), "runs", progress and bool(todo_runs), unit="run", slot="runs")
     for i, run in enumerate(runs, 1):
-        finished = (run.dir / "final.json").is_file()
+        finished = is_finished(run.dir)
+        if b is not None:
+            b.set_postfix(run=run.name)
         if not finished:
             say(f"[{i}/{len(runs)}] training {run.name} ({run.config.model.name}, {run.config.data.input_type}, "
                 f"{run.config.train.epochs} epochs)")
@@ -111,16 +119,25 @@ def execute(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True,
             done["trained"].append(run.name)
         write_cost(run, prep.split.num_classes,
                    {_view_frames(q, run) for q in reqs if q.run == run.name} | {run.config.data.clip_len})
+        if b is not None:
+            b.update(1)
+    if b is not None:
+        b.close()
     groups: dict[tuple, list[EvalRequest]] = {}
     for q in reqs:
-        groups.setdefault((q.run, q.interval, q.split, q.clips), []).append(q)
-    for (name, interval, split, clips), qs in groups.items():
-        todo = [q for q in qs if not plan.logits_path(q).is_file()]
-        if not todo:
-            continue
+        if not plan.logits_path(q).is_file():
+            groups.setdefault((q.run, q.interval, q.split, q.clips), []).append(q)
+    b = bar(len(groups), "evaluations", progress and bool(groups), unit="group", slot="evaluations")
+    for (name, interval, split, clips), todo in groups.items():
+        if b is not None:
+            b.set_postfix(run=name, split=split, interval=interval)
         say(f"evaluating {name}: {', '.join(q.view for q in todo)} (interval {interval}, {split}, {clips} clips)")
         evaluate_run(plan.runs[name].dir, views=[q.view for q in todo], num_clips=clips, interval=interval,
                      split=split, positions=plan.study.eval.positions, batch_size=plan.study.eval.batch_size,
                      progress=progress)
         done["evaluated"] += [plan.logits_path(q).name for q in todo]
+        if b is not None:
+            b.update(1)
+    if b is not None:
+        b.close()
     return done

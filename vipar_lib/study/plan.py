@@ -45,7 +45,8 @@ from ..paths import resolve
 from ..typed import merge, to_dict
 from .config import StudyConfig
 
-__all__ = ["PlannedRun", "EvalRequest", "PlannedRow", "Plan", "plan_study", "split_dir", "video_root", "COST_FILE",
+__all__ = ["PlannedRun", "EvalRequest", "PlannedRow", "Plan", "plan_study", "split_dir", "video_root", "dataset_id",
+           "COST_FILE",
            "read_cost"]
 
 COST_FILE = "cost.json"      # in a run directory: parameters and GFLOPs per clip length (the executor writes it)
@@ -156,6 +157,17 @@ def split_dir(study: StudyConfig) -> Path:
     return study.runs_path / "split"
 
 
+def dataset_id(study: StudyConfig) -> str:
+    """What the study's videos and split are: part of every run's hash (``data.dataset_id``)."""
+    from ..data.synth import VERSION
+    ds = study.dataset
+    split = "group-disjoint" if ds.group_disjoint else "challenge split"
+    if ds.kind == "synthetic":
+        return (f"synthetic v{VERSION}: {ds.classes} classes x {ds.groups} groups x {ds.clips} clips, seed {ds.seed}, "
+                f"{ds.size[0]}x{ds.size[1]}; {split}")
+    return f"{ds.kind}; {split}" if ds.kind == "ucf101" else ds.kind
+
+
 def video_root(study: StudyConfig) -> Path:
     """The folder the split's video paths are relative to."""
     root = resolve(study.dataset.root)
@@ -176,7 +188,8 @@ class _Planner:
             opts["num_frames"] = t
         d = {"name": name, "runs_dir": str(s.runs_path),
              "data": merge(to_dict(s.data), {"split_dir": str(split_dir(s)), "video_root": str(video_root(s)),
-                                             "input_type": input_type, "clip_len": t}),
+                                             "input_type": input_type, "clip_len": t,
+                                             "dataset_id": dataset_id(s)}),
              "model": {"name": model, "options": opts},
              "train": merge(to_dict(s.train), {"epochs": epochs or s.train.epochs, "init_from": init_from}),
              "eval": to_dict(s.eval)}
