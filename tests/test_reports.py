@@ -88,6 +88,11 @@ def test_reproduce_smoke_writes_linked_html_reports(tmp_path):
         assert 0 <= r["run"] <= 100 and r["ci_low"] <= r["run"] <= r["ci_high"]
         assert r["paper"] > 60                                 # the paper's column is there
     assert summary["tally"]["findings"] == len(findings())
+    cc = summary["central_claim"]                                # RGB + residual frames, checked on Table 3's rows
+    assert sum(cc["cells"].values()) == cc["videos"] > 0
+    for name in ("rgb", "diff"):
+        assert cc["gains"][name]["low"] <= cc["gains"][name]["gain"] <= cc["gains"][name]["high"]
+        assert cc["gains"][name]["gain"] == pytest.approx(cc["accuracy"]["sum"] - cc["accuracy"][name], abs=1e-6)
     pngs = {p.name for p in (out / "figures").glob("*.png")}
     assert {"table1_effects.png", "table2_cost.png", "table3_views.png", "table4_greedy.png"} <= pngs
     status = read_status(out)

@@ -11,8 +11,8 @@ from importlib import resources
 
 import yaml
 
-__all__ = ["paper_tables", "paper_rows", "table_meta", "recipe_members", "findings", "row_ref", "PAPER_CITATION",
-           "TABLES"]
+__all__ = ["paper_tables", "paper_rows", "table_meta", "recipe_members", "findings", "row_ref", "central_claim",
+           "PAPER_CITATION", "TABLES"]
 
 PAPER_CITATION = ("Luo, Xu, Zhang (DeepBlue Technology), \"Challenge report: VIPriors Action Recognition "
                   "Challenge\", 2020")
@@ -64,3 +64,8 @@ def findings(table: str | None = None, headline: bool | None = None) -> list[dic
     if headline is not None:
         out = [f for f in out if bool(f.get("headline")) == headline]
     return out
+
+
+def central_claim() -> dict:
+    """The rows the paper's central claim (RGB + residual frames) is checked on, and the claim's words."""
+    return dict(paper_tables()["central_claim"])

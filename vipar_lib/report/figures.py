@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["training_curves", "effects", "accuracy_bars", "confusion_and_per_class", "ensemble_steps",
-           "cost_accuracy", "rgb_vs_residual", "frame_counts", "tta_bars", "save", "PAPER_COLOR", "RUN_COLOR"]
+__all__ = ["training_curves", "effects", "accuracy_bars", "per_class_inputs", "confusion_and_per_class",
+           "ensemble_steps", "cost_accuracy", "rgb_vs_residual", "frame_counts", "tta_bars", "save", "PAPER_COLOR",
+           "RUN_COLOR"]
 
 RUN_COLOR, PAPER_COLOR = "#4C72B0", "#DD8452"
 
@@ -217,5 +218,26 @@ def rgb_vs_residual(clips: list[tuple[str, np.ndarray]], n_frames: int = 4):
                 ax[r, j].set_yticks([])
         ax[2 * i, 0].set_ylabel(f"{name}\nRGB", fontsize=8)
         ax[2 * i + 1, 0].set_ylabel("residual", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_inputs(classes: list[str], per_class: dict, chance: float | None = None,
+                     title: str = "Per class: RGB, residual frames and their sum"):
+    """Grouped bars per class for the RGB, Diff and sum accuracies, sorted by RGB minus Diff."""
+    plt = _plt()
+    rgb, diff, both = (100 * np.nan_to_num(np.asarray(per_class[k], float)) for k in ("rgb", "diff", "sum"))
+    order = np.argsort(rgb - diff)
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(max(7, 0.55 * k + 2) if k <= 30 else 16, 4.4))
+    x = np.arange(k)
+    for off, vals, lab, col in ((-0.27, rgb, "RGB", RUN_COLOR), (0.0, diff, "residual (Diff)", "#55A868"),
+                                (0.27, both, "RGB + Diff", "#8172B3")):
+        ax.bar(x + off, vals[order], 0.27, label=lab, color=col)
+    _chance(ax, chance)
+    ax.set_xticks(x, [classes[i] for i in order], rotation=40 if k <= 30 else 90, ha="right",
+                  fontsize=8 if k <= 30 else 5)
+    ax.set(ylabel="top-1 (%)", ylim=(0, 105), title=title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     return fig

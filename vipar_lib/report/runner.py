@@ -242,6 +242,16 @@ def _headline(summary: dict) -> str:
              f"<p>{t.get('resolved', 0)} of {t.get('findings', 0)} "
              f"findings are resolved by this run (paired 95% interval excludes 0); {t.get('agree', 0)} go the paper's "
              f"way, {t.get('against', 0)} against it. Chance is {_f(chance)}% top-1.</p>"]
+    cc = summary.get("central_claim")
+    if cc:
+        a, g = cc["accuracy"], cc["gains"]
+        gain = lambda x: f"{_f(x['gain'], 1, True)} [{_f(x['low'], 1, True)}, {_f(x['high'], 1, True)}]"  # noqa: E731
+        verdict = ("the sum beats both (resolved)" if cc["sum_beats_both"]
+                   else "the sum does not beat both with a resolved margin")
+        parts.append(f"<p><b>The paper's central claim</b> ({html.escape(cc['claim'])}): RGB {_f(a['rgb'])}%, "
+                     f"residual frames {_f(a['diff'])}%, their sum {_f(a['sum'])}% — gain over RGB {gain(g['rgb'])}, "
+                     f"over Diff {gain(g['diff'])}: {verdict}; {cc['cells']['only RGB right']} test videos are right "
+                     f"only with RGB, {cc['cells']['only Diff right']} only with Diff.</p>")
     rows = "".join(f"<tr><td>{html.escape(f['finding (paper)'])}</td><td>{html.escape(f['rows'])}</td>"
                    f"<td class=n>{_f(f['paper Δ'], 1, True)}</td><td class=n>{_f(f['this run Δ'], 1, True)}</td>"
                    f"<td class=n>[{_f(f['low'], 1, True)}, {_f(f['high'], 1, True)}]</td><td>{f['resolved']}</td>"

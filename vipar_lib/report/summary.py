@@ -37,7 +37,8 @@ def chance_table(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFrame) -> Path:
+def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFrame,
+                  claim: dict | None = None) -> Path:
     """``reports/<profile>/summary.json``: rows, effects, findings and chance, for the index and for tests."""
     c = chance(plan)
     rows = []
@@ -58,13 +59,16 @@ def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.Data
            "chance": round(c, 3), "rows": rows,
            "best_ensemble": {"id": str(best["id"]), "run": _num(best["run"]), "paper": _num(best["paper"])},
            "findings": json.loads(findings.to_json(orient="records")), "tally": tally(findings)}
+    if claim is not None:
+        out["central_claim"] = {k: claim[k] for k in ("claim", "rows", "videos", "accuracy", "gains", "cells",
+                                                      "each_has_what_the_other_lacks", "sum_beats_both")}
     p = plan.study.reports_path / "summary.json"
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(out, indent=1))
     return p
 
 
-def conclusions(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFrame) -> str:
+def conclusions(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFrame, claim: dict | None = None) -> str:
     """A paragraph, written from this run's numbers, on what it does and does not reproduce."""
     c = chance(plan)
     models = pd.concat([tables["table1"].assign(table="T1"), tables["table2"].assign(table="T2")])
@@ -78,6 +82,14 @@ def conclusions(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFr
              f"- Of {t['findings']} findings of the paper checked here, {t['resolved']} are resolved by this run "
              f"(paired 95% interval excludes 0): {t['agree']} go the paper's way, {t['against']} against it; "
              f"{t['findings'] - t['resolved']} are not resolved and say nothing either way."]
+    if claim is not None:
+        g = claim["gains"]
+        lines.append(f"- The central claim (RGB + residual frames): RGB {claim['accuracy']['rgb']:.1f}%, Diff "
+                     f"{claim['accuracy']['diff']:.1f}%, sum {claim['accuracy']['sum']:.1f}%; the sum "
+                     + ("beats both (resolved)." if claim["sum_beats_both"] else "does not beat both with a resolved "
+                        f"margin (gain over RGB {g['rgb']['gain']:+.1f}, over Diff {g['diff']['gain']:+.1f}).")
+                     + f" {claim['cells']['only RGB right']} videos are right only with RGB, "
+                       f"{claim['cells']['only Diff right']} only with Diff.")
     if at_chance:
         lines.append("- Where a model stays at chance, the differences built on it carry no information about the "
                      "paper's claims.")
