@@ -13,15 +13,25 @@ from vipar_lib.engine.evaluate import evaluate_run
 from vipar_lib.engine.train import train
 from vipar_lib.logits import load_logits
 
+# the release's test clips (scratch/release_protocol.md A7): a random size, window, start and crop per clip
+RELEASE = dict(short_side_range=(36, 44), crop="random", window=20, short_policy="pingpong")
 
-@pytest.mark.parametrize("input_type,positions,interval", [("rgb", "uniform", 1), ("diff", "random", 2)])
+
+@pytest.mark.parametrize("input_type,positions,interval,release", [("rgb", "uniform", 1, False),
+                                                                   ("diff", "random", 2, False),
+                                                                   ("rgb", "random", 1, True),
+                                                                   ("diff", "uniform", 2, True)])
 def test_views_from_one_decode_are_the_per_view_clips_bit_for_bit(synth_root, synth_split, input_type, positions,
-                                                                   interval):
+                                                                   interval, release):
     sp = load_split_dir(synth_split)
     root = synth_root / "UCF-101"
     entries = sp["test"][:6]
     common = dict(short_side=40, interval=interval, num_clips=3, positions=positions, seed=5)
-    trs = [ClipTransform(crop_size=32, input_type=input_type, view=v) for v in TTA_VIEWS]
+    extra = {}
+    if release:
+        common.update(short_side=44, window=RELEASE["window"], short_policy=RELEASE["short_policy"])
+        extra = dict(short_side_range=RELEASE["short_side_range"], crop=RELEASE["crop"], normalize="imagenet")
+    trs = [ClipTransform(crop_size=32, input_type=input_type, view=v, **extra) for v in TTA_VIEWS]
     multi = MultiViewDataset(entries, root, trs, clip_len=8, **common)
     singles = [ClipDataset(entries, root, t, clip_len=8, train=False, **common) for t in trs]
     for v in range(len(multi)):
@@ -36,9 +46,13 @@ def test_views_from_one_decode_are_the_per_view_clips_bit_for_bit(synth_root, sy
                 assert torch.equal(clips[k], one["clip"]) and torch.equal(affines[k], one["affine"])
 
 
-def test_decode_once_gives_the_per_view_numbers(synth_root, synth_split, tmp_path):
-    d = _cfg(synth_split, synth_root, tmp_path, train={"epochs": 1}, data={"input_type": "diff"},
-             eval={"num_clips": 3, "batch_size": 5, "positions": "random"})
+@pytest.mark.parametrize("release", [False, True])
+def test_decode_once_gives_the_per_view_numbers(synth_root, synth_split, tmp_path, release):
+    data, ev = {"input_type": "diff"}, {"num_clips": 3, "batch_size": 5, "positions": "random"}
+    if release:
+        data.update(normalize="imagenet", short_side_range=[36, 44], window=20, short_policy="pingpong")
+        ev.update(crop="random")
+    d = _cfg(synth_split, synth_root, tmp_path, train={"epochs": 1}, data=data, eval=ev)
     run = train(config_from_dict(d))
     views = list(TTA_VIEWS)
     once = evaluate_run(run, views=views, progress=False, checkpoint="last")
@@ -52,3 +66,7 @@ def test_decode_once_gives_the_per_view_numbers(synth_root, synth_split, tmp_pat
         # batches mix views and videos differently (CPU convolutions block by batch size)
         np.testing.assert_allclose(a.logits, b.logits, rtol=1e-6, atol=1e-6)
         assert not np.isnan(a.logits).any()
+    if release:                                     # random test clips: the same seed gives the same logits
+        again = evaluate_run(run, views=views, progress=False, checkpoint="last", force=True)
+        for p in again:
+            assert np.array_equal(load_logits(p).logits, saved[p].logits)

@@ -32,8 +32,10 @@ def test_every_profile_loads_and_plans_every_table(profile, tmp_path):
     # the protocols of the paper's tables
     t1 = {r.id: r for r in plan.rows["table1"]}
     t2 = {r.id: r for r in plan.rows["table2"]}
-    assert t2["T2.1"].run == t1["T1.7"].run                      # R50-RGB with the final modules is T1.7
-    assert all(plan.runs[r.run].needs == ("base_slowfast_r50_rgb",) for r in t1.values())
+    r50 = "slowfast_release_r50" if study.reading == "release" else "slowfast_r50"
+    # the text reading's final structure is T1.7's; the release reading's is the released network, not T1.7 (t+s+st)
+    assert (t2["T2.1"].run == t1["T1.7"].run) == (study.reading == "text")
+    assert all(plan.runs[r.run].needs == (f"base_{r50}_rgb",) for r in t1.values())
     assert plan.runs[t2["T2.5"].run].needs == ("tsm_single_tsm_r50",)
     assert plan.runs["tsm_single_tsm_r50"].config.data.clip_len == 1
     assert plan.runs[t2["T2.3"].run].config.data.input_type == "diff"
@@ -44,7 +46,7 @@ def test_every_profile_loads_and_plans_every_table(profile, tmp_path):
     # Table 4 reads Table 3 on test and validation
     reqs = plan.requests(["table4"])
     assert len(reqs) == 2 * 22 and {q.split for q in reqs} == {"test", "validation"}
-    assert plan.runs_for(["table1"])[0].name == "base_slowfast_r50_rgb"
+    assert plan.runs_for(["table1"])[0].name == f"base_{r50}_rgb"
     assert all(run.dir == run_dir(run.config) or run.dir.is_absolute() for run in plan.runs.values())
 
 

@@ -35,6 +35,16 @@ all_entries indices known to be bad. A plain integer index uses :meth:`set_epoch
 ``cache_decoded=True`` keeps every decoded video in memory (at the decode size), which pays for
 itself when a small dataset is read for many epochs (the demo); the clip and augmentation
 randomness is the same either way.
+
+**The release reading** (``scratch/release_protocol.md``): ``window`` and ``short_policy="pingpong"``
+are :mod:`~vipar_lib.data.clips`'s; ``augment.interval_rule="long_only"`` lets only videos of more
+than ``2T + 2`` kept frames (T = the clip's frames, the Diff frame included) draw an interval from
+``augment.intervals``, the others take the smallest (release ``libb/dataset.py:140-141``: ``[::2]``
+with p = 0.5 only if the buffer is longer than ``2T + 2``; **reading:** the release takes every
+second frame of the buffer before drawing the start, so its interval-2 clips begin on even
+positions; here any start). With ``data.short_side_range`` the
+dataset decodes at the range's top (``short_side`` is then that size) and the transform resizes
+each clip to its own drawn side, so decode-once evaluation still reads each video once.
 """
 from __future__ import annotations
 
@@ -47,7 +57,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .clips import eval_clip_indices, train_clip_indices
+from .clips import eval_clip_indices, kept_frames, train_clip_indices
 from .splits import VideoEntry
 from .transforms import ClipTransform
 from .video import VideoError, probe, probe_checked, read_frames
@@ -119,18 +129,18 @@ class ClipDataset(Dataset):
 
     Items are dicts (see the module docstring): a uint8 clip, its affine, label, video index and
     failures. ``extra`` frames are added for residual input automatically. ``short_side`` is the
-    size videos are decoded at.
+    size videos are decoded at. ``window`` (0: whole videos) is the release's frame window.
     """
 
     def __init__(self, entries: Sequence[VideoEntry], root, transform: ClipTransform, clip_len: int,
                  train: bool, short_side: int = 128, interval: int = 1, num_clips: int = 1,
                  positions: str = "uniform", short_policy: str = "loop", seed: int = 0,
-                 progress: bool = False, cache_decoded: bool = False):
+                 progress: bool = False, cache_decoded: bool = False, window: int = 0):
         self.root = Path(root)
         self.transform = transform
         self.clip_len, self.train, self.short_side = clip_len, train, short_side
         self.interval, self.num_clips, self.positions = interval, num_clips, positions
-        self.short_policy, self.seed = short_policy, seed
+        self.short_policy, self.seed, self.window = short_policy, seed, window
         self.extra = 1 if transform.input_type == "diff" else 0
         self.epoch = 0
         counts, bad = scan_videos(entries, self.root, progress)
@@ -180,12 +190,24 @@ class ClipDataset(Dataset):
         """The K test clips of dataset video ``v`` (fixed positions, or seeded per path)."""
         return eval_clip_indices(self.frames[v], self.clip_len, interval, self.num_clips, self.extra,
                                  self.short_policy, self.positions,
-                                 seed=self.seed + zlib.crc32(self.all_entries[self.video_index[v]].path.encode()))
+                                 seed=self.seed + zlib.crc32(self.all_entries[self.video_index[v]].path.encode()),
+                                 window=self.window)
 
     def _indices(self, v: int, clip: int, rng, interval: int) -> np.ndarray:
         if self.train:
-            return train_clip_indices(self.frames[v], self.clip_len, interval, rng, self.extra, self.short_policy)
+            return train_clip_indices(self.frames[v], self.clip_len, interval, rng, self.extra, self.short_policy,
+                                      self.window)
         return self._eval_clips(v, interval)[clip]
+
+    def _train_interval(self, v: int, rng) -> int:
+        """The training clip's interval: ``augment.intervals`` drawn per clip (``interval_rule``, module docstring)."""
+        a = self.transform.augment
+        if len(a.intervals) <= 1:
+            return self.interval
+        if a.interval_rule == "long_only" and \
+                kept_frames(self.frames[v], self.window) <= 2 * (self.clip_len + self.extra) + 2:
+            return int(min(a.intervals))
+        return int(rng.choice(a.intervals))
 
     def blank(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A zero clip of the shape this dataset's test clips have (stands in for a failed video)."""
@@ -207,9 +229,7 @@ class ClipDataset(Dataset):
         for _attempt in range(10):
             row = self.video_index[v]
             entry = self.all_entries[row]
-            interval = self.interval
-            if self.train and len(self.transform.augment.intervals) > 1:
-                interval = int(rng.choice(self.transform.augment.intervals))
+            interval = self._train_interval(v, rng) if self.train else self.interval
             if self.train and row in skip:              # known bad: replaced without decoding again
                 v = int(rng.integers(len(self.video_index)))
                 continue
@@ -243,20 +263,22 @@ class MultiViewDataset(ClipDataset):
     union), then each view cuts its clips from those frames in memory with the RNG the per-view
     path gives that clip (``(seed, 0, v * K + k)``), so the clips are bit-identical to
     :class:`ClipDataset`'s one view at a time. A video that fails to decode comes back with
-    ``failed`` set and no views; its rows are counted wrong.
+    ``failed`` set and no views; its rows are counted wrong. Random test clips (``eval.crop: random``,
+    a ``data.short_side_range``, ``data.window``) draw from the same per-clip RNG (windows and starts
+    from the per-path seed), so every view of clip k is cut at the same size and position.
     """
 
     def __init__(self, entries: Sequence[VideoEntry], root, transforms: Sequence[ClipTransform], clip_len: int,
                  short_side: int = 128, interval: int = 1, num_clips: int = 1, positions: str = "uniform",
                  short_policy: str = "loop", seed: int = 0, progress: bool = False, cache_decoded: bool = False,
-                 view_names: Sequence[str] | None = None):
+                 view_names: Sequence[str] | None = None, window: int = 0):
         if not transforms:
             raise ValueError("MultiViewDataset needs at least one view")
         if len({t.input_type for t in transforms}) != 1:
             raise ValueError("all views of a MultiViewDataset must share one input type")
         super().__init__(entries, root, transforms[0], clip_len, train=False, short_side=short_side,
                          interval=interval, num_clips=num_clips, positions=positions, short_policy=short_policy,
-                         seed=seed, progress=progress, cache_decoded=cache_decoded)
+                         seed=seed, progress=progress, cache_decoded=cache_decoded, window=window)
         self.transforms = list(transforms)
         self.view_names = list(view_names or [t.view for t in transforms])
 

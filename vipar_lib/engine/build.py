@@ -1,16 +1,19 @@
-"""What training and evaluation both need: the model of a run config, the device to run it on, and
-the step that turns a batch of uint8 clips into the model input on that device."""
+"""What training and evaluation both need: the model of a run config, the device to run it on, the
+split, the clip transform and datasets' decode size of a run config, and the step that turns a
+batch of uint8 clips into the model input on that device."""
 from __future__ import annotations
 
 import os
 
 import torch
 
-from ..data.transforms import STD, normalize_clips, plain_affines
+from ..data.splits import SPLITS, Split, load_split_dir
+from ..data.transforms import STD, ClipTransform, hls_rows, normalize_clips, plain_affines
 from ..models import create_model
+from ..paths import resolve
 from .config import RunConfig
 
-__all__ = ["build_model", "select_device", "model_input"]
+__all__ = ["build_model", "select_device", "model_input", "clip_transform", "decode_side", "load_split"]
 
 
 def select_device(name: str) -> torch.device:
@@ -28,16 +31,45 @@ def build_model(cfg: RunConfig, num_classes: int) -> torch.nn.Module:
     return create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
 
 
+def clip_transform(cfg: RunConfig, view: str | None = None, crop: str = "center") -> ClipTransform:
+    """The run's clip transform: training (``view=None``) or a test-time view with test crop ``crop``."""
+    d = cfg.data
+    return ClipTransform(crop_size=d.crop_size, input_type=d.input_type, augment=d.augment, view=view,
+                         concat_mode=cfg.eval.concat_mode, normalize=d.normalize,
+                         short_side_range=tuple(d.short_side_range), crop=crop)
+
+
+def decode_side(cfg: RunConfig) -> int:
+    """The short side videos are decoded at: ``data.short_side``, or the top of ``data.short_side_range``
+    (each clip is then resized to its own drawn side by the transform)."""
+    r = cfg.data.short_side_range
+    return int(r[1]) if r else cfg.data.short_side
+
+
+def load_split(cfg: RunConfig) -> Split:
+    """The run's split. With ``data.allow_repeats`` the training split may list a video more than once
+    (the release's ``train22.txt``); the other splits' repeats and videos in two splits stay refused."""
+    split_dir = resolve(cfg.data.split_dir)
+    if not cfg.data.allow_repeats:
+        return load_split_dir(split_dir)
+    split = load_split_dir(split_dir, allow_duplicates=True)          # overlaps between splits: refused regardless
+    load_split_dir(split_dir, names=[s for s in SPLITS if s != cfg.data.train_split])    # no repeats elsewhere
+    return split
+
+
 def model_input(clips: torch.Tensor, affine: torch.Tensor, input_type: str, device: torch.device,
-                channels_last: bool = False, diff_std: float = STD) -> torch.Tensor:
+                channels_last: bool = False, diff_std: float = STD, normalize: str = "kinetics") -> torch.Tensor:
     """uint8 clips (B, T', H, W, 3) + affines (B, 2), on the host -> float model input on ``device``.
 
     The copy is uint8 (``non_blocking``: overlapped when the batch is pinned); normalisation and
     residual frames are computed on the device (:func:`~vipar_lib.data.transforms.normalize_clips`,
-    the same maths as ever). On CUDA with ``channels_last`` the input is channels-last-3d (the
-    uint8 clips already are, in memory); otherwise contiguous in the default layout.
+    the same maths as ever; ``normalize`` is ``data.normalize``; the HLS shifts of
+    ``augment.scheme=release`` training clips are applied there too). On CUDA with ``channels_last``
+    the input is channels-last-3d (the uint8 clips already are, in memory); otherwise contiguous in
+    the default layout.
     """
     cl = channels_last and device.type == "cuda"
     plain = plain_affines(affine)                   # read on the host copy: no device sync
+    rows = hls_rows(affine)
     return normalize_clips(clips.to(device, non_blocking=True), affine.to(device, non_blocking=True), input_type,
-                           diff_std, channels_last=cl, plain=plain)
+                           diff_std, channels_last=cl, plain=plain, normalize=normalize, hls=rows)

@@ -28,6 +28,15 @@ a user's params file, whose relative paths mean "from where I typed the command"
 
 The defaults of :class:`TrainConfig` are the paper's recipe (III.B): SGD, momentum 0.9,
 lr 0.001, weight decay 5e-4, lr x 0.1 every 20 epochs, batch 128.
+
+**The release reading's data options** (``data.normalize``, ``data.short_side_range``,
+``data.short_policy: pingpong``, ``data.window``, ``data.allow_repeats``, ``data.augment.scheme``
+and its fields, ``augment.reverse_p``, ``augment.interval_rule``; ``eval.crop``) default to the text
+reading. The run hash leaves out a new field while it holds its default and a field that the
+run's settings ignore (the text pipeline's crop/colour fields under ``scheme: release``, the release
+pipeline's under ``scheme: text``, ``reverse_p`` without ``reverse``, ``short_side`` under a
+``short_side_range``), so runs made before these options keep their hash and runs that compute
+the same thing share one (:func:`config_hash`).
 """
 from __future__ import annotations
 
@@ -39,7 +48,7 @@ from pathlib import Path
 
 from ..data.clips import POSITIONS, SHORT_POLICIES
 from ..data.splits import SPLITS
-from ..data.transforms import CONCAT_MODES, INPUT_TYPES, TTA_VIEWS, AugmentConfig
+from ..data.transforms import CONCAT_MODES, EVAL_CROPS, INPUT_TYPES, NORMALIZATIONS, TTA_VIEWS, AugmentConfig
 from ..paths import portable
 from ..typed import ConfigError, from_dict, option, to_dict
 
@@ -58,7 +67,9 @@ class DataConfig:
     interval: int = option(1, ge=1, help="frame step within a clip")
     crop_size: int = option(112, ge=1)
     short_side: int = option(128, ge=1, help="videos are decoded at this short side")
-    short_policy: str = option("loop", choices=SHORT_POLICIES, help="videos shorter than a clip: loop or pad")
+    short_policy: str = option("loop", choices=SHORT_POLICIES,
+                               help="videos shorter than a clip: loop, pad, or pingpong (the release's palindromic "
+                                    "extension to >= T+2 frames, libb/dataset.py:56-57)")
     train_split: str = option("train", choices=SPLITS)
     val_split: str = option("validation", choices=SPLITS + ("",), help="empty: no validation")
     workers: int = option(2, ge=0, help="DataLoader worker processes")
@@ -67,6 +78,20 @@ class DataConfig:
                                       "version and options); part of the run hash, so runs on other data are "
                                       "never reused")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # the release reading (vipar_lib.data.transforms / clips module docstrings)
+    normalize: str = option("kinetics", choices=tuple(NORMALIZATIONS),
+                            help="kinetics: (x-0.45)/0.225; imagenet: per-channel mean (0.485,0.456,0.406), std "
+                                 "(0.229,0.224,0.225) (release zhongjichuli_xdw.py:275-278); residual frames are "
+                                 "differences of the normalised frames")
+    short_side_range: tuple[int, ...] = option((), ge=1,
+                                               help="[] decodes at short_side; [lo, hi]: every clip (training and "
+                                                    "test) at a random short side U{lo..hi} (release "
+                                                    "libb/dataset.py:96-102: [128, 160])")
+    window: int = option(0, ge=0, help="0: whole videos; N: the release's random N-frame window per clip, the last "
+                                       "frame never read (libb/dataset.py:104-111,126: 300)")
+    allow_repeats: bool = option(False, help="the training split may list a video more than once (the release's "
+                                             "train22.txt); repeats elsewhere and overlaps between splits stay "
+                                             "refused")
 
 
 @dataclass
@@ -105,6 +130,9 @@ class EvalConfig:
     split: str = option("test", choices=SPLITS)
     batch_size: int = option(16, ge=1)
     concat_mode: str = option("double", choices=CONCAT_MODES)
+    crop: str = option("center", choices=EVAL_CROPS,
+                       help="center, or random: a seeded random crop_size position per test clip (release "
+                            "libb/dataset.py:143-146); views act on it, 'center' then adds nothing")
 
 
 @dataclass
@@ -155,6 +183,13 @@ def _validate(cfg: RunConfig) -> None:
     t = cfg.train
     if t.micro_batch and t.batch_size % t.micro_batch:
         raise ConfigError(f"train.micro_batch={t.micro_batch} must divide train.batch_size={t.batch_size}")
+    d = cfg.data
+    r = d.short_side_range
+    if r and not (len(r) == 2 and r[0] <= r[1]):
+        raise ConfigError(f"data.short_side_range={list(r)} must be [] or [lo, hi] with lo <= hi")
+    if d.augment.scheme == "release" and d.augment.rescale_short[0] < d.crop_size:
+        raise ConfigError(f"data.augment.rescale_short={list(d.augment.rescale_short)} must start at "
+                          f"data.crop_size={d.crop_size} or more under data.augment.scheme=release")
 
 
 # the config fields that hold paths: stored portable, resolved by every reader
@@ -186,6 +221,47 @@ def portable_config(cfg: RunConfig, cwd=None) -> RunConfig:
 # fields that do not change what a run computes, left out of its hash
 _NOT_HASHED = {("runs_dir",), ("data", "workers"), ("data", "cache_decoded"), ("train", "progress"),
                ("train", "pin_memory"), ("train", "device"), ("eval",)}
+# fields added with the release reading: left out of the hash while they hold their default
+_NEW_FIELDS = (("data", "normalize"), ("data", "short_side_range"), ("data", "window"), ("data", "allow_repeats"),
+               ("data", "augment", "scheme"), ("data", "augment", "reverse_p"), ("data", "augment", "interval_rule"),
+               ("data", "augment", "aspect_range"), ("data", "augment", "rescale_short"), ("data", "augment", "hls"),
+               ("data", "augment", "hls_p"))
+_TEXT_ONLY = ("multiscale", "scale_range", "corner_crop", "lighting", "contrast")       # ignored by scheme=release
+_RELEASE_ONLY = ("aspect_range", "rescale_short", "hls", "hls_p")                       # ignored by scheme=text
+
+
+def _pop(d: dict, path) -> None:
+    node = d
+    for k in path[:-1]:
+        node = node[k]
+    node.pop(path[-1], None)
+
+
+def _get(d: dict, path):
+    for k in path:
+        d = d[k]
+    return d
+
+
+def _hashed(d: dict) -> dict:
+    """The part of a config's plain mapping that changes the weights (see the module docstring)."""
+    defaults = to_dict(RunConfig())
+    for path in _NOT_HASHED:
+        _pop(d, path)
+    aug = d["data"]["augment"]
+    for k in _TEXT_ONLY if aug["scheme"] == "release" else _RELEASE_ONLY:
+        aug.pop(k, None)
+    if not aug["reverse"]:
+        aug.pop("reverse_p", None)
+    if d["data"]["short_side_range"]:
+        d["data"].pop("short_side", None)
+    for path in _NEW_FIELDS:
+        try:
+            if _get(d, path) == _get(defaults, path):
+                _pop(d, path)
+        except KeyError:
+            pass
+    return d
 
 
 def config_hash(cfg: RunConfig) -> str:
@@ -194,13 +270,10 @@ def config_hash(cfg: RunConfig) -> str:
     ``cfg``'s relative paths are taken as repository-relative (see :func:`portable_config`). The
     hash also covers the model's structural fingerprint (:func:`vipar_lib.models.model_fingerprint`),
     so a run trained by older model code with the same options is not taken for a current one.
+    Fields that the run ignores, and the release reading's fields at their defaults, are left out
+    (module docstring).
     """
     from ..models import model_fingerprint
-    d = portable_config(cfg).to_dict()
-    for path in _NOT_HASHED:
-        node = d
-        for k in path[:-1]:
-            node = node[k]
-        node.pop(path[-1], None)
+    d = _hashed(portable_config(cfg).to_dict())
     d["model_fingerprint"] = model_fingerprint(cfg.model.name, cfg.model.options)
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]

@@ -15,6 +15,16 @@ bit-identical to the per-view path's (same frames, same RNG per clip); the logit
 rounding (a test checks both). ``decode="per_view"`` keeps the former path: one dataset per view,
 one decode per clip (the equality test and ``benchmarks/evaluate_views.py`` use it).
 
+**Test clips of the release reading** (``scratch/release_protocol.md`` A7): ``eval.crop: random``
+cuts every test clip at a seeded random position, ``data.short_side_range`` gives it a seeded random
+size and ``data.window`` a seeded random window; with ``eval.positions: random`` these are the
+release's "10 independent random clips" (release ``libb/dataset.py:43,96-111,143-146``;
+``test_multmodel_new.py:231-232,267``: the mean of the 10 clips' logits). The views compose with
+them (``center`` = no further transform). The seeds depend on the run's seed, the video and the
+clip, not on the view or the decode path: the same seed gives the same logits, and decode-once
+equals per-view. An existing logits file is reused only if it was made with the same
+``positions`` and ``crop``.
+
 **Bad videos never abort an evaluation** (issue #13): a video that is missing, empty, corrupt,
 truncated, or that fails while its frames are decoded keeps its row, filled with NaN: it counts
 as wrong, and is listed in ``meta["bad_videos"]`` (paths) and ``meta["bad_video_reasons"]``.
@@ -28,11 +38,10 @@ import numpy as np
 import torch
 
 from ..data.dataset import ClipDataset, MultiViewDataset, parse_failed
-from ..data.splits import load_split_dir
-from ..data.transforms import TTA_VIEWS, ClipTransform
-from ..logits import LogitsFile, logits_name, save_logits
+from ..data.transforms import EVAL_CROPS, TTA_VIEWS
+from ..logits import LogitsFile, load_logits, logits_name, save_logits
 from ..paths import resolve
-from .build import build_model, model_input, select_device
+from .build import build_model, clip_transform, decode_side, load_split, model_input, select_device
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .errors import RunDirError
 from .progress import bar
@@ -43,8 +52,8 @@ __all__ = ["predict_logits", "predict_views", "evaluate_run", "DECODE_MODES"]
 DECODE_MODES = ("once", "per_view")
 
 
-def _forward(model, clips, affine, input_type, device, amp, channels_last) -> np.ndarray:
-    x = model_input(clips, affine, input_type, device, channels_last)
+def _forward(model, clips, affine, input_type, device, amp, channels_last, normalize="kinetics") -> np.ndarray:
+    x = model_input(clips, affine, input_type, device, channels_last, normalize=normalize)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
         return model(x).float().cpu().numpy()
 
@@ -70,7 +79,7 @@ def predict_logits(model, dataset: ClipDataset, batch_size=16, device="cpu", amp
     b = bar(len(loader), desc, progress, unit="batch")
     for batch in loader:
         out = _forward(model, batch["clip"], batch["affine"], dataset.transform.input_type, device, amp,
-                       channels_last)
+                       channels_last, dataset.transform.normalize)
         if sums is None:
             sums = np.zeros((n_all, out.shape[1]))
         v = batch["video"].numpy()
@@ -122,7 +131,7 @@ def predict_views(model, dataset: MultiViewDataset, batch_size=16, device="cpu",
             affine = torch.stack([a for _, a, *_ in chunk])
             view = np.array([vi for *_, vi, _ in chunk])
             rows = np.array([r for *_, r in chunk])
-            out = _forward(model, clips, affine, input_type, device, amp, channels_last)
+            out = _forward(model, clips, affine, input_type, device, amp, channels_last, dataset.transform.normalize)
             for vi in np.unique(view):
                 m = view == vi
                 if sums[vi] is None:
@@ -177,14 +186,26 @@ def _writable(folder: Path) -> None:
             from None
 
 
+def _reusable(path: Path, positions: str, crop: str) -> bool:
+    """An existing logits file made with the same test-clip protocol (files without ``crop`` are centre crops)."""
+    if not path.is_file():
+        return False
+    try:
+        meta = load_logits(path).meta
+    except Exception:
+        return False
+    return meta.get("positions", positions) == positions and meta.get("crop", "center") == crop
+
+
 def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, positions=None,
                  batch_size=None, force=False, progress=True, device="auto", checkpoint="best",
-                 decode: str = "once", workers: int | None = None) -> list[Path]:
-    """Evaluate a run under each view; write and return ``run/logits/*.npz`` (kept if present).
+                 decode: str = "once", workers: int | None = None, crop: str | None = None) -> list[Path]:
+    """Evaluate a run under each view; write and return ``run/logits/*.npz`` (kept if present and made
+    with the same ``positions`` and ``crop``).
 
     ``decode="once"`` (default) decodes each video once for all views; ``"per_view"`` is the
     former path (one decode per view and clip), kept for the equality test and the benchmark.
-    ``workers`` overrides ``data.workers`` for the DataLoader.
+    ``workers`` overrides ``data.workers`` for the DataLoader. ``crop`` overrides ``eval.crop``.
     """
     run = Path(run)
     cfg = load_run_config(run)
@@ -196,11 +217,13 @@ def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, pos
     if decode not in DECODE_MODES:
         raise ValueError(f"decode={decode!r}; allowed: {list(DECODE_MODES)}")
     k, interval = num_clips or e.num_clips, interval or e.interval
-    split_name, positions = split or e.split, positions or e.positions
-    sp = load_split_dir(resolve(cfg.data.split_dir))
+    split_name, positions, crop = split or e.split, positions or e.positions, crop or e.crop
+    if crop not in EVAL_CROPS:
+        raise ValueError(f"crop={crop!r}; allowed: {list(EVAL_CROPS)}")
+    sp = load_split(cfg)
     entries = sp[split_name]
     paths = {v: run / "logits" / logits_name(split_name, v, interval, k) for v in views}
-    todo = [v for v in views if force or not paths[v].is_file()]
+    todo = [v for v in views if force or not _reusable(paths[v], positions, crop)]
     if not todo:
         return [paths[v] for v in views]
     _writable(run / "logits")
@@ -214,13 +237,13 @@ def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, pos
         model.to(memory_format=torch.channels_last_3d)
     workers = cfg.data.workers if workers is None else workers
     root = resolve(cfg.data.video_root)
-    common = dict(short_side=cfg.data.short_side, interval=interval, num_clips=k, positions=positions,
-                  short_policy=cfg.data.short_policy, seed=cfg.train.seed, cache_decoded=cfg.data.cache_decoded)
+    common = dict(short_side=decode_side(cfg), interval=interval, num_clips=k, positions=positions,
+                  short_policy=cfg.data.short_policy, seed=cfg.train.seed, cache_decoded=cfg.data.cache_decoded,
+                  window=cfg.data.window)
     amp, bs = cfg.train.amp, batch_size or e.batch_size
 
     def transform(view):
-        return ClipTransform(crop_size=cfg.data.crop_size, input_type=cfg.data.input_type, augment=cfg.data.augment,
-                             view=view, concat_mode=e.concat_mode)
+        return clip_transform(cfg, view, crop)
 
     results: dict[str, tuple[np.ndarray, list, list]] = {}
     if decode == "once":
@@ -249,7 +272,8 @@ def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, pos
         bad_paths = sorted(reasons, key=lambda p: order.get(p, 0))
         meta = {"run": run.name, "model": cfg.model.name, "model_options": cfg.model.options,
                 "input_type": cfg.data.input_type, "interval": interval, "view": v, "clips": k,
-                "positions": positions, "split": split_name, "classes": sp.classes, "class_ids": sp.class_ids,
+                "positions": positions, "crop": crop, "split": split_name, "classes": sp.classes,
+                "class_ids": sp.class_ids,
                 "clip_len": cfg.data.clip_len, "checkpoint": checkpoint,
                 "bad_videos": bad_paths, "bad_video_reasons": {p: reasons[p] for p in bad_paths}}
         save_logits(paths[v], LogitsFile(np.array([x.video_id for x in entries]),

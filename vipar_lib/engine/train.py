@@ -24,7 +24,14 @@ step (a :class:`~vipar_lib.typed.ConfigError` says so otherwise).
 **The feed** (issue #12). DataLoader workers decode and do the clip geometry on uint8 and stay
 alive across epochs (persistent workers; the epoch travels with each index, see
 :mod:`vipar_lib.data.dataset`). Batches are collated and copied as uint8 and normalised on the
-device in the step (:func:`~vipar_lib.engine.build.model_input`). Loss and accuracy are summed on
+device in the step (:func:`~vipar_lib.engine.build.model_input`; ``data.normalize``, and the HLS
+shift of ``augment.scheme=release`` clips, are applied there too).
+
+**The release reading's data** (``data.normalize``, ``short_side_range``, ``short_policy:
+pingpong``, ``window``, ``allow_repeats``, ``augment.scheme/reverse_p/interval_rule``) reaches the
+datasets and the transform through :mod:`.build` (``clip_transform``, ``decode_side``,
+``load_split``); the semantics and the release's ``file:line`` are in :mod:`vipar_lib.data.transforms`
+and :mod:`vipar_lib.data.clips`. Loss and accuracy are summed on
 the device and read once per step for the progress bar (once per epoch without one): no host
 sync per micro-batch on CUDA.
 
@@ -71,13 +78,12 @@ import torch.nn.functional as F
 import yaml
 
 from ..data.dataset import ClipDataset, parse_failed
-from ..data.splits import load_split_dir
 from ..data.transforms import ClipTransform
 from ..metrics import mean_class_accuracy, top1
 from ..models.info import count_params
 from ..paths import portable, resolve
 from ..typed import ConfigError
-from .build import build_model, model_input, select_device
+from .build import build_model, clip_transform, decode_side, load_split, model_input, select_device
 from .checkpoint import load_checkpoint, save_atomic, warm_start
 from .config import RunConfig, portable_config
 from .errors import EngineError, RunDirError
@@ -121,8 +127,7 @@ def _dist_setup(device: torch.device) -> Dist:
 
 
 def _transform(cfg: RunConfig, view=None) -> ClipTransform:
-    return ClipTransform(crop_size=cfg.data.crop_size, input_type=cfg.data.input_type,
-                         augment=cfg.data.augment, view=view, concat_mode=cfg.eval.concat_mode)
+    return clip_transform(cfg, view)
 
 
 def _steps(n: int, batch: int, micro: int, seed: int, epoch: int):
@@ -260,7 +265,7 @@ def _train(cfg: RunConfig, run: Path, device: torch.device, dist: Dist, resume_f
 
     t = cfg.train
     torch.manual_seed(t.seed)
-    split = load_split_dir(resolve(cfg.data.split_dir))
+    split = load_split(cfg)
     model = build_model(cfg, split.num_classes)
     if t.init_from:
         report = warm_start(model, resolve(t.init_from))
@@ -309,17 +314,17 @@ def _train(cfg: RunConfig, run: Path, device: torch.device, dist: Dist, resume_f
 
     root = resolve(cfg.data.video_root)
     train_ds = ClipDataset(split[cfg.data.train_split], root, _transform(cfg), cfg.data.clip_len, train=True,
-                           short_side=cfg.data.short_side, interval=cfg.data.interval,
+                           short_side=decode_side(cfg), interval=cfg.data.interval,
                            short_policy=cfg.data.short_policy, seed=t.seed, progress=t.progress and dist.main,
-                           cache_decoded=cfg.data.cache_decoded)
+                           cache_decoded=cfg.data.cache_decoded, window=cfg.data.window)
     scan_bad = dict(train_ds.bad_videos)
     row_of = {e.path: i for i, e in enumerate(train_ds.all_entries)}
     val_ds = None
     if cfg.data.val_split:
         val_ds = ClipDataset(split[cfg.data.val_split], root, _transform(cfg, "center"), cfg.data.clip_len,
-                             train=False, short_side=cfg.data.short_side, interval=cfg.data.interval,
+                             train=False, short_side=decode_side(cfg), interval=cfg.data.interval,
                              num_clips=t.val_clips, short_policy=cfg.data.short_policy, seed=t.seed,
-                             cache_decoded=cfg.data.cache_decoded)
+                             cache_decoded=cfg.data.cache_decoded, window=cfg.data.window)
     micro = t.micro_batch or t.batch_size
     eff = min(t.batch_size, len(train_ds))
     per_step = math.ceil(eff / micro)
@@ -373,7 +378,7 @@ def _train(cfg: RunConfig, run: Path, device: torch.device, dist: Dist, resume_f
                 batch = next(it)
                 for row, why in parse_failed(batch["failed"]):
                     failed.setdefault(row, why)
-                x = model_input(batch["clip"], batch["affine"], input_type, device, cl)
+                x = model_input(batch["clip"], batch["affine"], input_type, device, cl, normalize=cfg.data.normalize)
                 y = batch["label"].to(device, non_blocking=True)
                 sync = net is model or j == len(chunks) - 1
                 with contextlib.nullcontext() if sync else net.no_sync():
