@@ -8,7 +8,7 @@ TORCH_INDEX ?=
 PIP_EXTRA := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 PROFILE ?= demo
 
-.PHONY: setup reproduce test lab bench clean-reports
+.PHONY: setup reproduce test test-full lab bench clean-reports
 
 setup: $(STAMP)
 
@@ -18,8 +18,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# the demo, then Table 1 under the release reading (reports/demo-release/)
 reproduce: $(STAMP)
 	$(BIN)/vipar reproduce --profile $(PROFILE)
+	$(if $(filter demo,$(PROFILE)),$(BIN)/vipar reproduce --profile demo-release --only 01_module_ablations,)
 
 test: $(STAMP)
 	$(BIN)/ruff check vipar_lib tests benchmarks
@@ -29,6 +31,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks
 
 # root in a container is the normal case: JupyterLab refuses it without --allow-root
+# every notebook of the GPU profiles at full model size on 2+2+2 generated videos (shape/config errors)
+test-full: test
+	$(BIN)/vipar reproduce --profile ucf101 --dry-run
+	$(BIN)/vipar reproduce --profile ucf101-release --dry-run
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 

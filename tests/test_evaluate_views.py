@@ -13,7 +13,7 @@ from vipar_lib.engine.evaluate import evaluate_run
 from vipar_lib.engine.train import train
 from vipar_lib.logits import load_logits
 
-# the release's test clips (scratch/release_protocol.md A7): a random size, window, start and crop per clip
+# the release's test clips (libb/dataset.py:43,96-111,143-146): a random size, window, start and crop per clip
 RELEASE = dict(short_side_range=(36, 44), crop="random", window=20, short_policy="pingpong")
 
 

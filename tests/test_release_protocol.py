@@ -1,4 +1,4 @@
-"""The release reading's data, augmentation and test-clip options (scratch/release_protocol.md A1-A7).
+"""The release reading's data, augmentation and test-clip options (xdw1995/123 @ 40c31aa; README: interpretation).
 
 ``tests/data/opencv_hls8.npz`` holds OpenCV's own answers for the 8-bit HLS conversions, made with
 opencv-python-headless 5.0.0 (not a dependency of vipar)::

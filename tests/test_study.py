@@ -45,7 +45,8 @@ def test_every_profile_loads_and_plans_every_table(profile, tmp_path):
         assert r.eval.view == r.info["view"] and r.eval.interval == r.info["interval"]
     # Table 4 reads Table 3 on test and validation
     reqs = plan.requests(["table4"])
-    assert len(reqs) == 2 * 22 and {q.split for q in reqs} == {"test", "validation"}
+    splits = {"test", "validation"} if plan.has_validation else {"test"}      # nothing is chosen without validation
+    assert len(reqs) == len(splits) * 22 and {q.split for q in reqs} == splits
     assert plan.runs_for(["table1"])[0].name == f"base_{r50}_rgb"
     assert all(run.dir == run_dir(run.config) or run.dir.is_absolute() for run in plan.runs.values())
 
@@ -182,3 +183,33 @@ def test_cost_plan_adds_up():
     text = format_cost(c)
     assert "assumed" in text and "not measured" in text and "t2_tsm_r50_shift" in text
     assert cost_plan(plan, throughput_tflops=100)["throughput_source"] == "given"
+
+
+def test_release_profile_per_model_settings_and_no_validation():
+    plan = plan_study(load_study("ucf101-release"))
+    assert not plan.has_validation and {q.split for q in plan.requests()} == {"test"}
+    diff = plan.runs["t2_slowfast_release_r50_diff"].config
+    tsm = plan.runs["t2_tsm_r50_shift"].config
+    rgb = plan.runs["t2_slowfast_release_r50_rgb"].config
+    assert diff.data.augment.intervals == (1,) and rgb.data.augment.intervals == (1, 2)
+    assert tsm.train.batch_size == 16 and tsm.data.augment.reverse is False and rgb.train.batch_size == 32
+    for cfg in (diff, tsm, rgb):
+        assert cfg.data.val_split == "" and cfg.data.allow_repeats and cfg.data.normalize == "imagenet"
+        assert cfg.eval.crop == "random" and cfg.data.augment.scheme == "release"
+    with pytest.raises(ConfigError, match=r"by_model.tsm/flow: unknown kind of run; allowed: \['slowfast/rgb'"):
+        load_study("ucf101-release", {"by_model": {"tsm/flow": {}}})
+    with pytest.raises(ConfigError, match=r"by_model.tsm/rgb.train.lrr"):
+        load_study("ucf101-release", {"by_model": {"tsm/rgb": {"train": {"lrr": 1}}}})
+
+
+def test_the_release_training_list_is_train_plus_validation_with_its_repeats(shared_data, tmp_path):
+    from vipar_lib.study import prepare_data
+    release = shared_data.parent / "deepblue-release"
+    if not (release / "lists" / "train22.txt").is_file():
+        pytest.skip("the release's lists are not beside the repository")
+    study = load_study("ucf101-release", {"runs_dir": str(tmp_path), "release": {"dir": str(release)},
+                                          "dataset": {"lists": str(shared_data / "ucfTrainTestlist")}})
+    sp = prepare_data(study, progress=False).split
+    names = [e.video_id for e in sp["train"]]
+    assert len(names) == 12818 and len(set(names)) == 9537 and sp["validation"] == [] and len(sp["test"]) == 3783
+    assert {n.split("_")[1] for n in names} == {"train", "validation"}

@@ -16,7 +16,7 @@ release's (below).
 Residual-frame ("Diff") input needs one extra frame: ``extra=1`` extends the span so that T
 differences can be taken.
 
-**The release reading** (xdw1995/123 @ 40c31aa; the study: ``scratch/release_protocol.md`` A1-A3):
+**The release reading** (xdw1995/123 @ 40c31aa; README: interpretation table):
 
 * ``short_policy="pingpong"`` — ``while len(buffer) < T + 2: buffer = buffer ++ reverse(buffer)``
   (release ``libb/dataset.py:56-57``, ``lastdataset.py:55-56``): the n frames are extended

@@ -36,7 +36,7 @@ all_entries indices known to be bad. A plain integer index uses :meth:`set_epoch
 itself when a small dataset is read for many epochs (the demo); the clip and augmentation
 randomness is the same either way.
 
-**The release reading** (``scratch/release_protocol.md``): ``window`` and ``short_policy="pingpong"``
+**The release reading** (xdw1995/123 @ 40c31aa): ``window`` and ``short_policy="pingpong"``
 are :mod:`~vipar_lib.data.clips`'s; ``augment.interval_rule="long_only"`` lets only videos of more
 than ``2T + 2`` kept frames (T = the clip's frames, the Diff frame included) draw an interval from
 ``augment.intervals``, the others take the smallest (release ``libb/dataset.py:140-141``: ``[::2]``

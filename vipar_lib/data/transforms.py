@@ -40,8 +40,8 @@ operations, in the same order, with the same constants as the former per-clip co
 CPU worker, so the model input is unchanged (a test compares against that former code).
 Calling a :class:`ClipTransform` still returns the float input of one clip (it runs both halves).
 
-**The release reading** (the authors' code, xdw1995/123 @ 40c31aa; "release:" below; the study
-of it is ``scratch/release_protocol.md`` A1-A7). Options beside the text reading, each off by
+**The release reading** (the authors' code, xdw1995/123 @ 40c31aa; "release:" below; README:
+interpretation table). Options beside the text reading, each off by
 default (the defaults reproduce the text reading's tensors bit for bit):
 
 * ``augment.scheme="release"`` — the 112-pixel training pipeline of ``libb/zhongjichuli_xdw.py``

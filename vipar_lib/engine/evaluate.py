@@ -15,7 +15,7 @@ bit-identical to the per-view path's (same frames, same RNG per clip); the logit
 rounding (a test checks both). ``decode="per_view"`` keeps the former path: one dataset per view,
 one decode per clip (the equality test and ``benchmarks/evaluate_views.py`` use it).
 
-**Test clips of the release reading** (``scratch/release_protocol.md`` A7): ``eval.crop: random``
+**Test clips of the release reading** (the authors' code, xdw1995/123 @ 40c31aa): ``eval.crop: random``
 cuts every test clip at a seeded random position, ``data.short_side_range`` gives it a seeded random
 size and ``data.window`` a seeded random window; with ``eval.positions: random`` these are the
 release's "10 independent random clips" (release ``libb/dataset.py:43,96-111,143-146``;

@@ -176,6 +176,12 @@ def tta(plan: Plan, df: pd.DataFrame):
 
 def greedy(plan: Plan) -> dict:
     """Greedy forward selection of Table-3 rows on validation, reported on test."""
+    if not plan.has_validation:
+        md(f"No ensemble is chosen here: this profile trains on validation too (`dataset.train_list: "
+           f"{plan.study.dataset.train_list}`), so there is nothing left to choose on, and vipar never chooses on "
+           "test. (The release chose its checkpoints and ensembles on the 3,783 test videos; notebook 06 measures "
+           "what that is worth.)")
+        return {}
     val = {str(k): v for k, v in table_logits(plan, "table3", "validation").items()}
     test = {str(k): v for k, v in table_logits(plan, "table3", "test").items()}
     search = greedy_search(val, test)

@@ -213,6 +213,10 @@ def write_index(out_dir: Path, profile: str, status: dict, synthetic: bool, note
         csv = f"; <a href='{t}.csv'>{t}.csv</a>" if t and (out_dir / f"{t}.csv").is_file() else ""
         items.append(f"<li>{link} <small>({state}{csv})</small></li>")
     headline = _headline(summary) if summary else "<p>No summary yet (the summary notebook did not run or failed).</p>"
+    others = sorted(p.parent.name for p in out_dir.parent.glob("*/index.html") if p.parent != out_dir)
+    if others:
+        headline += ("<h2>Other profiles</h2><ul>" + "".join(f"<li><a href='../{html.escape(o)}/index.html'>"
+                                                              f"{html.escape(o)}</a></li>" for o in others) + "</ul>")
     headline = _released_section(out_dir) + headline
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vipar reports ({profile})</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}}

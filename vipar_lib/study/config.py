@@ -38,11 +38,13 @@ from ..paths import resolve
 from ..typed import ConfigError, from_dict, merge, option, to_dict
 
 __all__ = ["StudyConfig", "DatasetSection", "FramesSection", "EpochsSection", "ReleaseSection", "load_study",
-           "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "NOTEBOOK_PARAMETERS",
-           "check_notebook_parameters"]
+           "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "TRAIN_LISTS", "MODEL_KEYS",
+           "NOTEBOOK_PARAMETERS", "check_notebook_parameters"]
 
 PARAMS_DIR = REPO_DIR / "params"
 DATASET_KINDS = ("synthetic", "ucf101", "challenge")
+TRAIN_LISTS = ("challenge", "train+validation", "release")
+MODEL_KEYS = ("slowfast/rgb", "slowfast/diff", "tsm/rgb")
 READINGS = {"text": "the paper's words: PySlowFast/torchvision structures (slowfast_r50/_r101, tsm_r50/_r101)",
             "release": "the authors' released code, xdw1995/123 (slowfast_release_r50/_r101, TSM as released)"}
 # what the planner sets per row: refused in a params file
@@ -64,6 +66,10 @@ class DatasetSection:
     seed: int = option(0, ge=0, help="synthetic: generator seed")
     size: tuple[int, int] = option((320, 240), ge=16, help="synthetic: frame width and height of the AVIs")
     group_disjoint: bool = option(False, help="validation holds whole actor groups (vipar split --group-disjoint)")
+    train_list: str = option("challenge", choices=TRAIN_LISTS,
+                             help="challenge: train on the challenge's train half, select on validation; "
+                                  "train+validation: train on both halves, no validation; release: the release's "
+                                  "train22.txt (train + validation with its repeats, from release.dir), no validation")
 
 
 @dataclass
@@ -101,6 +107,9 @@ class StudyConfig:
     epochs: EpochsSection = field(default_factory=EpochsSection)
     bootstrap: int = option(1000, ge=10, help="bootstrap resamples for every interval")
     release: ReleaseSection = field(default_factory=ReleaseSection)
+    by_model: dict = option(default_factory=dict,
+                            help="data/train settings for one kind of run only, keyed slowfast/rgb, slowfast/diff or "
+                                 "tsm/rgb, e.g. {tsm/rgb: {train: {batch_size: 16}}} (the release's scripts differ)")
 
     @property
     def synthetic(self) -> bool:
@@ -163,6 +172,24 @@ def _check(d: dict, source: str) -> StudyConfig:
             resolve_options(name, opts)
         except ModelOptionError as e:
             raise ConfigError(f"{source}: models.{name}: {e}") from None
+    for key, over in cfg.by_model.items():
+        if key not in MODEL_KEYS:
+            raise ConfigError(f"{source}: by_model.{key}: unknown kind of run; allowed: {list(MODEL_KEYS)}")
+        if not isinstance(over, dict) or set(over) - {"data", "train"}:
+            raise ConfigError(f"{source}: by_model.{key}: expected a mapping with data and/or train; got {over!r}")
+        for sec, tp in (("data", DataConfig), ("train", TrainConfig)):
+            inner = over.get(sec) or {}
+            for planned in PLANNED_KEYS:
+                s, name = planned.split(".")
+                if s == sec and name in inner:
+                    raise ConfigError(f"{source}: by_model.{key}.{planned} is set per table row by the planner; "
+                                      "remove it")
+            try:
+                from_dict(tp, merge(to_dict(getattr(cfg, sec)), inner), f"by_model.{key}.{sec}")
+            except ConfigError as e:
+                raise ConfigError(f"{source}: {e}") from None
+    if cfg.dataset.train_list == "release" and not cfg.release.dir:
+        raise ConfigError(f"{source}: dataset.train_list=release reads train22.txt from release.dir; set release.dir")
     if cfg.train.micro_batch and cfg.train.batch_size % cfg.train.micro_batch:
         raise ConfigError(f"{source}: train.micro_batch={cfg.train.micro_batch} must divide "
                           f"train.batch_size={cfg.train.batch_size}")

@@ -56,21 +56,30 @@ class RunCost:
 
 
 def split_sizes(study: StudyConfig) -> tuple[dict[str, int], int, str]:
-    """Videos per split, the number of classes, and where the numbers come from."""
+    """Videos per split (as trained: ``dataset.train_list``), the number of classes, and where the numbers come from."""
     sd = split_dir(study)
     if (sd / "train.txt").is_file():
-        sp = load_split_dir(sd)
+        sp = load_split_dir(sd, allow_duplicates=study.dataset.train_list == "release")
         return sp.counts(), sp.num_classes, f"the study's split ({sd})"
     root = resolve(study.dataset.root)
     lists = resolve(study.dataset.lists) if study.dataset.lists else root.parent / "ucfTrainTestlist"
-    if study.dataset.kind == "ucf101" and (lists / "trainlist01.txt").is_file():
-        sp = vipriors_split(lists)
-        return sp.counts(), sp.num_classes, f"the official lists ({lists})"
-    if study.dataset.kind in ("ucf101", "challenge"):
-        return dict(VIPRIORS_SIZES), 101, "the challenge's published split sizes (no list found)"
     ds = study.dataset
-    sizes = list_sizes(ds.classes, ds.groups, ds.clips)
-    return sizes, ds.classes, "the synthetic generator's lists (not generated yet)"
+    if ds.kind == "ucf101" and (lists / "trainlist01.txt").is_file():
+        sp = vipriors_split(lists)
+        sizes, classes, source = sp.counts(), sp.num_classes, f"the official lists ({lists})"
+    elif ds.kind in ("ucf101", "challenge"):
+        sizes, classes, source = dict(VIPRIORS_SIZES), 101, "the challenge's published split sizes (no list found)"
+    else:
+        sizes, classes = list_sizes(ds.classes, ds.groups, ds.clips), ds.classes
+        source = "the synthetic generator's lists (not generated yet)"
+    if ds.train_list == "train+validation":
+        sizes = {"train": sizes["train"] + sizes["validation"], "validation": 0, "test": sizes["test"]}
+    elif ds.train_list == "release":
+        from .execute import release_list
+        lines = [ln for ln in release_list(resolve(study.release.dir)).read_text().splitlines() if ln.strip()]
+        sizes = {"train": len(lines), "validation": 0, "test": sizes["test"]}
+        source += " and the release's train22.txt"
+    return sizes, classes, source
 
 
 def _gflops(cache: dict, run, frames: int, num_classes: int) -> tuple[float, int]:

@@ -28,7 +28,7 @@ from ..paths import resolve
 from .config import StudyConfig
 from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, dataset_id, split_dir, video_root
 
-__all__ = ["Prepared", "prepare_data", "execute", "write_cost"]
+__all__ = ["Prepared", "prepare_data", "execute", "write_cost", "release_list"]
 
 log = logging.getLogger("vipar.study")
 
@@ -58,6 +58,7 @@ def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
         split = S.vipriors_split(lists, group_disjoint=ds.group_disjoint)
     else:
         split = S.read_challenge_layout(root)
+    split = _train_list(study, split)
     out = split_dir(study)
     marker = out / "dataset.json"
     ident = dataset_id(study)
@@ -65,6 +66,42 @@ def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
         S.write_split(split, out)
         marker.write_text(json.dumps(ident))
     return Prepared(split, out, video_root(study))
+
+
+def release_list(release_dir: Path) -> Path:
+    """The release's training list: ``train22.txt`` in a clone, or ``lists/train22.txt`` in a copy of its data."""
+    for p in (release_dir / "train22.txt", release_dir / "lists" / "train22.txt"):
+        if p.is_file():
+            return p
+    raise FileNotFoundError(f"{release_dir}: no train22.txt (a clone of xdw1995/123 has it at its top level; "
+                            "`vipar released fetch` clones it)")
+
+
+def _train_list(study: StudyConfig, split: S.Split) -> S.Split:
+    """The split the study trains on: the challenge's, train + validation, or the release's train22.txt."""
+    kind = study.dataset.train_list
+    if kind == "challenge":
+        return split
+    if kind == "train+validation":
+        return S.Split(split.classes, {"train": split["train"] + split["validation"], "validation": [],
+                                       "test": split["test"]}, split.class_ids)
+    path = release_list(resolve(study.release.dir))
+    by_name = {e.video_id: e for e in split["train"] + split["validation"]}
+    label_of = {cid: i for i, cid in enumerate(split.class_ids)}
+    train = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or parts[0] not in by_name or not parts[1].isdigit():
+            raise S.SplitError(f"{path}:{n}: expected '<challenge video name> <class id>' of the VIPriors train or "
+                               f"validation split, got {line!r}")
+        e = by_name[parts[0]]
+        if label_of.get(int(parts[1])) != e.label:
+            raise S.SplitError(f"{path}:{n}: class id {parts[1]} for {parts[0]}, the split says "
+                               f"{split.class_ids[e.label]}")
+        train.append(e)
+    return S.Split(split.classes, {"train": train, "validation": [], "test": split["test"]}, split.class_ids)
 
 
 def write_cost(run: PlannedRun, num_classes: int, frames: Iterable[int]) -> dict:
@@ -134,7 +171,7 @@ def execute(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True,
         say(f"evaluating {name}: {', '.join(q.view for q in todo)} (interval {interval}, {split}, {clips} clips)")
         evaluate_run(plan.runs[name].dir, views=[q.view for q in todo], num_clips=clips, interval=interval,
                      split=split, positions=plan.study.eval.positions, batch_size=plan.study.eval.batch_size,
-                     progress=progress)
+                     progress=progress, crop=plan.study.eval.crop)
         done["evaluated"] += [plan.logits_path(q).name for q in todo]
         if b is not None:
             b.update(1)

@@ -111,13 +111,19 @@ class Plan:
                 return r
         raise KeyError(f"{table} has no row {rid!r}; rows: {[r.id for r in self.rows[table]]}")
 
+    @property
+    def has_validation(self) -> bool:
+        """False when the study trains on validation too (``dataset.train_list``): nothing is chosen on it."""
+        return self.study.dataset.train_list == "challenge"
+
     def requests(self, tables=TABLES) -> list[EvalRequest]:
-        """Every logits file the given tables read (Table 4 reads Table 3's on test and validation)."""
+        """Every logits file the given tables read (Table 4 reads Table 3's on test, and on validation when
+        there is one, for the ensemble chosen on it)."""
         out: list[EvalRequest] = []
         for t in tables:
             if t == "table4":
                 for r in self.rows["table3"]:
-                    out += [r.eval, _on(r.eval, "validation")]
+                    out += [r.eval, _on(r.eval, "validation")] if self.has_validation else [r.eval]
             else:
                 out += [r.eval for r in self.rows[t]]
         return list(dict.fromkeys(out))
@@ -162,6 +168,8 @@ def dataset_id(study: StudyConfig) -> str:
     from ..data.synth import VERSION
     ds = study.dataset
     split = "group-disjoint" if ds.group_disjoint else "challenge split"
+    if ds.train_list != "challenge":
+        split += f", trained on {ds.train_list}"
     if ds.kind == "synthetic":
         return (f"synthetic v{VERSION}: {ds.classes} classes x {ds.groups} groups x {ds.clips} clips, seed {ds.seed}, "
                 f"{ds.size[0]}x{ds.size[1]}; {split}")
@@ -184,14 +192,18 @@ class _Planner:
         s = self.s
         t = clip_len or getattr(s.frames, _family(model), s.frames.slowfast)
         opts = {**s.models.get(model, {}), **options}
+        over = s.by_model.get(f"{_family(model)}/{input_type}", {})
+        listed = {} if s.dataset.train_list == "challenge" else {"val_split": "",
+                                                                 "allow_repeats": s.dataset.train_list == "release"}
         if model.startswith("slowfast") and "num_frames" not in opts:
             opts["num_frames"] = t
         d = {"name": name, "runs_dir": str(s.runs_path),
-             "data": merge(to_dict(s.data), {"split_dir": str(split_dir(s)), "video_root": str(video_root(s)),
-                                             "input_type": input_type, "clip_len": t,
-                                             "dataset_id": dataset_id(s)}),
+             "data": merge(merge(to_dict(s.data), over.get("data", {})),
+                           {"split_dir": str(split_dir(s)), "video_root": str(video_root(s)), "input_type": input_type,
+                            "clip_len": t, "dataset_id": dataset_id(s), **listed}),
              "model": {"name": model, "options": opts},
-             "train": merge(to_dict(s.train), {"epochs": epochs or s.train.epochs, "init_from": init_from}),
+             "train": merge(merge(to_dict(s.train), over.get("train", {})),
+                            {"epochs": epochs or s.train.epochs, "init_from": init_from}),
              "eval": to_dict(s.eval)}
         return config_from_dict(d)
 
