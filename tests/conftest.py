@@ -5,6 +5,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+RELEASE = REPO.parent / "shared" / "deepblue-release"
 
 
 @pytest.fixture(scope="session")
@@ -12,6 +13,14 @@ def shared_data():
     if not (SHARED_DATA / "ucfTrainTestlist" / "trainlist01.txt").is_file():
         pytest.skip(f"shared reference data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def release():
+    """The authors' released logits (a copy of xdw1995/123's data files beside the repository)."""
+    if not any((RELEASE / "logits").glob("*.txt")):
+        pytest.skip(f"the authors' released logits not found at {RELEASE}")
+    return RELEASE
 
 
 @pytest.fixture(scope="session")

@@ -17,16 +17,6 @@ from vipar_lib.ensemble import greedy_search
 from vipar_lib.logits import LogitsFile
 from vipar_lib.metrics import mean_class_accuracy, top1, topk_accuracy
 
-REPO = Path(__file__).resolve().parents[1]
-RELEASE = REPO.parent / "shared" / "deepblue-release"
-
-
-@pytest.fixture(scope="session")
-def release():
-    if not any((RELEASE / "logits").glob("*.txt")):
-        pytest.skip(f"the authors' released logits not found at {RELEASE}")
-    return RELEASE
-
 
 @pytest.fixture(scope="session")
 def loaded(release, shared_data, tmp_path_factory):

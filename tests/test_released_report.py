@@ -13,18 +13,9 @@ import pytest
 
 from vipar_lib.cli.main import main
 
-REPO = Path(__file__).resolve().parents[1]
-RELEASE = REPO.parent / "shared" / "deepblue-release"
 LABEL = "authors' released logits, real UCF101 test set"
 SECTIONS = ("What each file is", "Table 3 on real data", "RGB and residual frames", "Table 4 on real data",
             "How the ensemble was chosen", "Per class")
-
-
-@pytest.fixture(scope="module")
-def release():
-    if not any((RELEASE / "logits").glob("*.txt")):
-        pytest.skip(f"the authors' released logits not found at {RELEASE}")
-    return RELEASE
 
 
 @pytest.fixture(scope="module")

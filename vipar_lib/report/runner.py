@@ -145,7 +145,8 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
         eta = f", ETA {_fmt_s(remaining)} (previous run)" if remaining else ""
         try:
             if force or not done or not html_path.is_file():
-                log(f"[{profile}] {i}/{len(names)} {name}: running (elapsed {_fmt_s(time.time() - t_start)}{eta})")
+                elapsed = _fmt_s(time.time() - t_start)
+                log(f"[{study.profile}] {i}/{len(names)} {name}: running (elapsed {elapsed}{eta})")
                 try:
                     pm.execute_notebook(str(notebooks_dir / f"{name}.ipynb"), str(executed),
                                         parameters={"profile": profile, "overrides": overrides}, cwd=str(REPO_DIR),
@@ -159,7 +160,7 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
                     raise RuntimeError(err)
                 seconds = round(time.time() - t0, 1)
             else:
-                log(f"[{profile}] {i}/{len(names)} {name}: done in an earlier run, kept (--force re-runs it)")
+                log(f"[{study.profile}] {i}/{len(names)} {name}: done in an earlier run, kept (--force re-runs it)")
                 seconds = status.get(name, {}).get("seconds", 0.0)
             ok.append(name)
             status[name] = {"status": "ok", "seconds": seconds, "when": time.strftime("%Y-%m-%d %H:%M")}
@@ -171,10 +172,10 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
             (out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
             status[name] = {"status": "failed", "error": failed[name], "seconds": round(time.time() - t0, 1),
                             "when": time.strftime("%Y-%m-%d %H:%M")}
-            log(f"[{profile}] {i}/{len(names)} {name} FAILED: {failed[name]}")
+            log(f"[{study.profile}] {i}/{len(names)} {name} FAILED: {failed[name]}")
         (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
-    index = write_index(out_dir, profile, status, study.synthetic, notebooks)
-    log(f"[{profile}] {len(ok)} notebook(s) ok, {len(failed)} failed in {_fmt_s(time.time() - t_start)}; "
+    index = write_index(out_dir, study.profile, status, study.synthetic, notebooks)
+    log(f"[{study.profile}] {len(ok)} notebook(s) ok, {len(failed)} failed in {_fmt_s(time.time() - t_start)}; "
         f"index: {index}")
     return {"ok": ok, "failed": failed, "index": index, "status": status}
 
