@@ -84,6 +84,8 @@ class ReleasedPage:
 
 def how_to_get(profile: str = "demo") -> str:
     """Markdown: the ways to get the release and to point a report at it."""
+    if profile.startswith("dryrun-"):                  # a dry run's study is named after its profile
+        profile = f"{profile[len('dryrun-'):]} --dry-run"
     return (f"**How to get it.** `vipar released fetch` clones "
             f"[{R.RELEASE_REPO}](https://github.com/{R.RELEASE_REPO}) into `data/deepblue-release` (the `ucf101` "
             f"profile's `release.dir`). Offline: download "
