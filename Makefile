@@ -30,12 +30,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks
 
-# root in a container is the normal case: JupyterLab refuses it without --allow-root
 # every notebook of the GPU profiles at full model size on 2+2+2 generated videos (shape/config errors)
 test-full: test
 	$(BIN)/vipar reproduce --profile ucf101 --dry-run
 	$(BIN)/vipar reproduce --profile ucf101-release --dry-run
 
+# root in a container is the normal case: JupyterLab refuses it without --allow-root
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 

@@ -576,7 +576,8 @@ def _table3_figure(rows: list[dict]):
 # --------------------------------------------------------------------------------------------- RGB vs Diff
 def _pair_name(x: dict) -> str:
     if str(x["rgb"]).startswith("all "):
-        return f"all {len(x['members_rgb'])} RGB files + all {len(x['members_diff'])} Diff files"
+        # files pair up by model, interval, view, clips and weights: an RGB view without a Diff twin is left out
+        return f"the {len(x['members_rgb'])} RGB files with a Diff twin + those {len(x['members_diff'])} Diff files"
     return f"interval {x['interval']}, {VIEW_NAMES.get(x['view'], x['view'])}" + (
         f", {x['clips']} clip" if x.get("clips") == 1 else "")
 
@@ -593,10 +594,18 @@ def rgb_diff(page: ReleasedPage) -> pd.DataFrame | None:
     if not page.found:
         return None
     rows = _pairs(page)
+    paired = {f for x in rows for f in (x["rgb"], x["diff"])}
+    all_weights = {x["weights"] for x in rows if str(x["rgb"]).startswith("all ")}
+    cat = page.report["catalogue"]
+    unpaired = sorted(f for f in page.report["files"] if f in cat and cat[f]["weights"] in all_weights
+                      and cat[f]["input"] in ("rgb", "diff") and f not in paired)
+    left_out = (f" ({', '.join(f'`{f}`' for f in unpaired)}: no twin of the other input, left out)"
+                if unpaired else "")
     md("## RGB and residual frames: the paper's central claim\n\n"
        "The paper's conclusion: residual frames (*Diff*, frame differences fed to the same SlowFast network) are a "
        "good supplement to RGB input. Each released RGB file is paired with the Diff file of the same interval, "
-       "view and clip count; the last row sums all RGB files and all Diff files of the 10-clip models. "
+       "view and clip count; the last row sums every paired RGB file and every paired Diff file of the 10-clip "
+       "models" + left_out + ". "
        "*Gain* = the sum minus the better single input, paired over videos.")
     if not rows:
         md("No RGB/Diff pair among the files found.")
