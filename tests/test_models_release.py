@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from vipar_lib.models import ModelOptionError, create_model
-from vipar_lib.models.blocks import NonLocal
+from vipar_lib.engine.checkpoint import save_atomic, warm_start
+from vipar_lib.models import ModelOptionError, create_model, list_models, model_options
+from vipar_lib.models.blocks import ConvThenPool, NonLocal
 from vipar_lib.models.info import count_params
 from vipar_lib.models.slowfast_release import RELEASE_FINAL
 from vipar_lib.models.tsm import TSM_RELEASE, frames_to_images
@@ -112,13 +113,13 @@ def test_release_structure():
     m = create_model("slowfast_release_r50", **RELEASE_FINAL, **TINY_RELEASE)
     assert m.fc.bias is None and m.dropout.p == 0.6
     for lat in m.laterals:                          # conv + temporal max-pool, no BN, no activation (release:128-135)
-        assert [type(x) for x in lat] == [nn.Conv3d, nn.MaxPool3d]
-        assert lat[0].kernel_size == (5, 1, 1) and lat[1].kernel_size == (5, 1, 1) and lat[1].stride == (4, 1, 1)
-    assert m.slow_stem[0][1].kernel_size == (1, 7, 7) and m.fast_stem[0][1].kernel_size == (5, 7, 7)
+        assert type(lat) is ConvThenPool and lat.stride == (1, 1, 1)
+        assert lat.kernel_size == (5, 1, 1) and lat.pool.kernel_size == (5, 1, 1) and lat.pool.stride == (4, 1, 1)
+    assert m.slow_stem[0].pool.kernel_size == (1, 7, 7) and m.fast_stem[0].pool.kernel_size == (5, 7, 7)
     blocks = [b for stage in (*m.slow, *m.fast) for b in stage]
     for b in blocks:                                # every conv b has its 1x3x3 max-pool, stride 1 or 2
-        assert b.b[0][0].stride == (1, 1, 1) and b.b[0][1].kernel_size == (1, 3, 3)
-    assert {b.b[0][1].stride for b in blocks} == {(1, 1, 1), (1, 2, 2)}
+        assert b.b[0].stride == (1, 1, 1) and b.b[0].pool.kernel_size == (1, 3, 3)
+    assert {b.b[0].pool.stride for b in blocks} == {(1, 1, 1), (1, 2, 2)}
     acts = {type(x) for x in m.modules() if isinstance(x, (nn.ReLU, nn.ELU))}
     assert acts == {nn.ELU}
     r1c7 = create_model("slowfast_release_r50", **TINY_RELEASE)
@@ -130,9 +131,25 @@ def test_pool_shortcut_subsamples_like_a_strided_conv():
     """The release's shortcut max-pool has kernel 1: the same function as r1c7's strided 1x1 conv."""
     a = create_model("slowfast_release_r50", **TINY_RELEASE).slow[1][0].shortcut.eval()
     b = create_model("slowfast_release_r50", downsample="pool", **TINY_RELEASE).slow[1][0].shortcut.eval()
-    b[0][0].weight.data.copy_(a[0].weight.data)
+    b[0].weight.data.copy_(a[0].weight.data)
     x = torch.randn(2, a[0].in_channels, 2, 9, 9)
     assert torch.allclose(a(x), b(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if "downsample" in model_options(n)])
+def test_every_downsample_keeps_the_weights_names_so_a_warm_start_loads_them_all(name, tmp_path):
+    """Table 1's ELU+POOL row is warm-started from the base model: changing ``downsample`` adds no
+    parameter and must rename none, or the row's convs would silently start from random weights."""
+    opt = model_options(name)["downsample"]
+    small = dict(width=16, depths=[1, 1, 1, 1], alpha=4, beta=2, num_frames=8) if "slowfast" in name else {}
+    base = create_model(name, num_classes=10, **small)
+    save_atomic({"model": base.state_dict()}, tmp_path / "base.pt")
+    for choice in opt.choices:
+        torch.manual_seed(1)
+        row = create_model(name, num_classes=10, downsample=choice, **small)
+        report = warm_start(row, tmp_path / "base.pt")
+        assert not report["missing"] and not report["unexpected"] and not report["shape_mismatch"], (choice, report)
+        assert all(torch.equal(row.state_dict()[k], v) for k, v in base.state_dict().items())
 
 
 def test_release_non_local_matches_alexhex7():

@@ -7,8 +7,10 @@ import pytest
 
 from vipar_lib.logits import LogitsFile
 from vipar_lib.paper import findings, paper_rows, recipe_members, table_meta
+from vipar_lib.report.results import warm_starts
 from vipar_lib.report.runner import NOTEBOOKS, notebook_ok, read_status, reproduce
 from vipar_lib.report.tables import compare_table, decimals, result_row, style_table
+from vipar_lib.study import load_study, plan_study
 from vipar_lib.typed import ConfigError
 
 
@@ -99,6 +101,14 @@ def test_reproduce_smoke_writes_linked_html_reports(tmp_path):
     assert {"table1_effects.png", "table2_cost.png", "table3_views.png", "table4_greedy.png"} <= pngs
     status = read_status(out)
     assert all(status[n]["status"] == "ok" for n in NOTEBOOKS)
+    # what each fine-tuned row took from its base is on the page, read from the run store
+    plan = plan_study(load_study("smoke"))
+    warm = {w["row"]: w for w in warm_starts(plan, "table1")}
+    assert set(warm) == {str(r.id) for r in plan.rows["table1"]}
+    assert warm["T1.1"]["fresh"] == 0 and warm["T1.1"]["loaded"] > 0      # the base row: nothing new
+    assert warm["T1.4"]["fresh"] == 0                                       # ELU+POOL adds no parameter
+    assert warm["T1.2"]["fresh"] > 0                                        # the non-local blocks start fresh
+    assert "Warm starts" in (out / "01_module_ablations.html").read_text()
 
 
 def test_reproduce_refuses_a_params_typo_before_running(tmp_path):

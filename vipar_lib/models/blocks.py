@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 __all__ = ["init_conv_weights", "ACTIVATIONS", "CONV_BUILDERS", "ATTENTIONS", "DOWNSAMPLERS", "activation", "conv_b",
            "Conv2Plus1D", "BranchSum", "ParallelSum", "NonLocal", "SqueezeExcite", "STAttention", "TAM", "ConvBuilder",
-           "strided_conv", "conv_then_pool"]
+           "strided_conv", "conv_then_pool", "ConvThenPool"]
 
 ConvBuilder = Callable[..., nn.Module]
 ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "elu": lambda: nn.ELU(inplace=True)}
@@ -120,15 +120,32 @@ def strided_conv(cin: int, cout: int, kernel, stride, padding) -> nn.Module:
     return nn.Conv3d(cin, cout, kernel, stride, padding, bias=False)
 
 
-def conv_then_pool(cin: int, cout: int, kernel, stride, padding) -> nn.Module:
+class ConvThenPool(nn.Conv3d):
     """The DeepBlue release's "POOL": a stride-1 conv, then a max-pool with the conv's kernel, stride and padding.
 
     xdw1995/123 ``libb/slowfastnet.py``:31-33 (conv b), :98-99 (fast stem), :128-135 (laterals),
     :137-138 (slow stem), :238-246 and :257-265 (shortcuts: a kernel-1 max-pool, which subsamples
     exactly as the strided 1x1 conv it replaces). The pool is there at stride 1 too (every conv b
     of the release has its ``1x3x3`` max-pool, so a stride-1 block max-filters its features).
+
+    A conv subclass rather than ``Sequential(conv, pool)``: the pool has no parameters, so the weight
+    keeps the strided conv's name and shape, and a model warm-started across ``downsample`` loads
+    every conv (Table 1's ELU+POOL row starts from the base model's weights, as the paper's protocol says)::
+
+        x ──► conv k, stride 1 ──► max-pool k, stride s ──►
     """
-    return nn.Sequential(nn.Conv3d(cin, cout, kernel, 1, padding, bias=False), nn.MaxPool3d(kernel, stride, padding))
+
+    def __init__(self, cin: int, cout: int, kernel, stride, padding):
+        super().__init__(cin, cout, kernel, 1, padding, bias=False)
+        self.pool = nn.MaxPool3d(kernel, stride, padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(super().forward(x))
+
+
+def conv_then_pool(cin: int, cout: int, kernel, stride, padding) -> nn.Module:
+    """Builder of :class:`ConvThenPool` (the same signature as :func:`strided_conv`)."""
+    return ConvThenPool(cin, cout, kernel, stride, padding)
 
 
 DOWNSAMPLERS = {"stride": strided_conv, "pool": conv_then_pool}

@@ -22,7 +22,7 @@ from ..study import Plan, StudyConfig, check_notebook_parameters, load_study, pl
 from ..study.config import READINGS
 from . import figures as F
 from .findings import check_findings, style_findings, tally
-from .results import chance, classes, histories, row_logits, table_logits
+from .results import chance, classes, histories, row_logits, table_logits, warm_starts
 from .tables import SYNTHETIC_BANNER, build_table, save_csv, style_table
 
 __all__ = ["open_study", "banner", "md", "show_figure", "figures_dir", "table", "effects", "accuracy", "curves", "cost",
@@ -143,9 +143,18 @@ def curves(plan: Plan, name: str):
         md("No training history in the run store for these runs.")
         return None
     title = f"{_title(name)}: training curves"
-    return show_figure(F.training_curves(h, title, chance(plan)),
-                       f"{title}: training loss and validation mean per-class accuracy per epoch, one line per run "
-                       "(bases included).", f"{name}_curves.png", plan)
+    fig = show_figure(F.training_curves(h, title, chance(plan)),
+                      f"{title}: training loss and validation mean per-class accuracy per epoch, one line per run "
+                      "(bases included).", f"{name}_curves.png", plan)
+    warm = warm_starts(plan, name)
+    if warm:
+        md("**Warm starts.** Each row fine-tunes the run named *base* (the paper's staged training, §III.B). "
+           "Weights are taken by name and shape; *fresh* tensors belong to modules the base lacks and start from "
+           "their initialisation, so a row with many of them is closer to a short training from scratch.")
+        _display(pd.DataFrame(warm).rename(columns={"fresh": "fresh (new modules)", "unused": "base tensors unused",
+                                                    "mismatch": "shape mismatch"})
+                 .style.hide(axis="index"))
+    return fig
 
 
 def cost(plan: Plan, df: pd.DataFrame, name: str):

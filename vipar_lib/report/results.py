@@ -6,6 +6,7 @@ Reports never train or evaluate. A file the plan names but the run store lacks r
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from ..engine.runs import read_metrics
@@ -14,7 +15,7 @@ from ..logits import LogitsFile, load_logits
 from ..study.plan import EvalRequest, Plan, PlannedRow, read_cost
 
 __all__ = ["MissingResult", "row_logits", "table_logits", "ensemble_logits", "row_cost", "histories", "chance",
-           "classes", "resolve_ref"]
+           "classes", "resolve_ref", "warm_starts"]
 
 
 class MissingResult(FileNotFoundError):
@@ -109,3 +110,25 @@ def histories(plan: Plan, table: str) -> dict[str, list[dict]]:
             out.setdefault(n, read_metrics(plan.runs[n].dir))
         out.setdefault(str(r.id), read_metrics(run.dir))
     return {k: v for k, v in out.items() if v}
+
+
+def warm_starts(plan: Plan, table: str) -> list[dict]:
+    """What each row's run took from the run it fine-tuned (its ``warm_start.json``), in row order.
+
+    One dict per warm-started run: ``row``, ``run``, ``base`` (the run it started from), ``loaded`` (tensors
+    taken from it), ``fresh`` (tensors that start from their initialisation: modules the base lacks),
+    ``unused`` (base tensors the row has no place for) and ``mismatch`` (same name, other shape).
+    """
+    out, seen = [], set()
+    for r in plan.rows[table]:
+        if not r.run or r.run in seen:
+            continue
+        seen.add(r.run)
+        run = plan.runs[r.run]
+        p = run.dir / "warm_start.json"
+        if not run.needs or not p.is_file():
+            continue
+        w = json.loads(p.read_text())
+        out.append({"row": str(r.id), "run": r.run, "base": run.needs[0], "loaded": w["loaded"],
+                    "fresh": len(w["missing"]), "unused": len(w["unexpected"]), "mismatch": len(w["shape_mismatch"])})
+    return out
