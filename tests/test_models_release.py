@@ -152,6 +152,33 @@ def test_every_downsample_keeps_the_weights_names_so_a_warm_start_loads_them_all
         assert all(torch.equal(row.state_dict()[k], v) for k, v in base.state_dict().items())
 
 
+@pytest.mark.parametrize("row", [r for r in TABLE1_RELEASE if r != "T1.6"])
+def test_release_table1_rows_use_every_base_weight(row, tmp_path):
+    """Under the release reading each Table-1 row only adds to r1c7's network (branches, blocks, pools),
+    so a warm start from the base must place every base tensor; only the added modules start fresh."""
+    base = create_model("slowfast_release_r50", num_classes=10, **TINY_RELEASE)
+    save_atomic({"model": base.state_dict()}, tmp_path / "base.pt")
+    opts = {k: v for k, v in TABLE1_RELEASE[row].items() if k != "dropout"}
+    row_model = create_model("slowfast_release_r50", num_classes=10, **TINY_RELEASE, **opts)
+    report = warm_start(row_model, tmp_path / "base.pt")
+    assert report["loaded"] == len(base.state_dict()), report
+    assert not report["unexpected"] and not report["shape_mismatch"]
+
+
+def test_release_conv_a_branches_sum_before_one_bn():
+    """t+s: the kx1x1 and 1xkxk convs of conv a are summed, then one BN and the activation (release:49-53);
+    t+s+st adds a kxkxk conv with its own BN and activation after that (release:43-47, 54-57)."""
+    torch.manual_seed(0)
+    m = create_model("slowfast_release_r50", conv_a="t+s+st", **TINY_RELEASE).eval()
+    a = m.slow[2][0].a                               # res4 of the slow pathway: k = 3
+    t, s_conv = a[0], a[0].branches[0]
+    x = torch.randn(2, t.in_channels, 4, 6, 6)
+    ts = nn.functional.conv3d(x, t.weight, padding=t.padding) + s_conv(x)
+    assert torch.allclose(a[0](x), ts, atol=1e-5)
+    assert torch.allclose(a(x), a[2](a[1](ts)) + a.branch(x), atol=1e-5)
+    assert t.kernel_size == (3, 1, 1) and s_conv.kernel_size == (1, 3, 3) and a.branch[0].kernel_size == (3, 3, 3)
+
+
 def test_release_non_local_matches_alexhex7():
     """libb/non_local.py:64-87: phi/g pooled after their convs, softmax of the unscaled affinity."""
     torch.manual_seed(0)

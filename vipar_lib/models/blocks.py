@@ -26,9 +26,10 @@ Conv builders (the 3x3 "conv b" of a bottleneck) — ``CONV_BUILDERS``:
 Other parts: :class:`NonLocal` (PySlowFast's embedded-Gaussian "softmax" instantiation, or the
 DeepBlue release's AlexHex7 variant), :class:`SqueezeExcite` (SE, r=16), :class:`STAttention`
 (CBAM-style channel then spatio-temporal attention; the paper names "spatio-temporal attention"
-only), :class:`TAM` (TANet's temporal adaptive module), :class:`ParallelSum` (parallel branches
-summed) and the downsampling convolutions ``DOWNSAMPLERS`` (a strided conv, or the release's
-"POOL": a stride-1 conv followed by a max-pool of the conv's kernel, stride and padding).
+only), :class:`TAM` (TANet's temporal adaptive module), :class:`ConvPlusBranches` and
+:class:`LayersPlusBranch` (parallel branches summed, the main path keeping its parameter names) and
+the downsampling convolutions ``DOWNSAMPLERS`` (a strided conv, or the release's "POOL": a stride-1
+conv followed by a max-pool of the conv's kernel, stride and padding, :class:`ConvThenPool`).
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["init_conv_weights", "ACTIVATIONS", "CONV_BUILDERS", "ATTENTIONS", "DOWNSAMPLERS", "activation", "conv_b",
-           "Conv2Plus1D", "BranchSum", "ParallelSum", "NonLocal", "SqueezeExcite", "STAttention", "TAM", "ConvBuilder",
-           "strided_conv", "conv_then_pool", "ConvThenPool"]
+           "Conv2Plus1D", "BranchSum", "ConvPlusBranches", "LayersPlusBranch", "NonLocal", "SqueezeExcite",
+           "STAttention", "TAM", "ConvBuilder", "strided_conv", "conv_then_pool", "ConvThenPool"]
 
 ConvBuilder = Callable[..., nn.Module]
 ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "elu": lambda: nn.ELU(inplace=True)}
@@ -94,25 +95,52 @@ class BranchSum(nn.Module):
         return out
 
 
-class ParallelSum(nn.Module):
-    """Parallel branches applied to the same input, outputs summed (no normalisation of its own).
+class ConvPlusBranches(nn.Conv3d):
+    """A conv whose output is summed with parallel branches on the same input (no normalisation of its own).
 
-    ::
+    The conv itself keeps a plain conv's parameter name, so a network warm-started from the one-branch
+    version (Table 1's base) loads it, and only the added branches start fresh::
 
-        x ─┬─> branch 0 ─┐
-           ├─> branch 1 ─┼─(+)─> y
-           └─> ...     ──┘
+        x ─┬─> this conv ───┐
+           └─> branches[i] ─┴─(+)─> y
     """
 
-    def __init__(self, *branches: nn.Module):
-        super().__init__()
+    def __init__(self, cin: int, cout: int, kernel, padding, branches: list[nn.Module]):
+        super().__init__(cin, cout, kernel, 1, padding, bias=False)
         self.branches = nn.ModuleList(branches)
 
-    def forward(self, x):
-        out = self.branches[0](x)
-        for b in self.branches[1:]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        for b in self.branches:
             out = out + b(x)
         return out
+
+
+class LayersPlusBranch(nn.Module):
+    """Layers applied in sequence, plus one parallel branch on the same input, summed.
+
+    The layers are named ``0``, ``1``, ... as in ``nn.Sequential``, so a warm start from the network
+    without the branch loads them; the branch starts fresh::
+
+        x ─┬─> 0 ─> 1 ─> ... ─┐
+           └─> branch ────────┴─(+)─> y
+    """
+
+    def __init__(self, layers: list[nn.Module], branch: nn.Module):
+        super().__init__()
+        for i, m in enumerate(layers):
+            self.add_module(str(i), m)
+        self.depth = len(layers)
+        self.branch = branch
+
+    def __getitem__(self, i: int) -> nn.Module:
+        return self._modules[str(range(self.depth)[i])]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for i in range(self.depth):
+            y = self._modules[str(i)](y)
+        return y + self.branch(x)
 
 
 def strided_conv(cin: int, cout: int, kernel, stride, padding) -> nn.Module:

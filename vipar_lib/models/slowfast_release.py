@@ -77,7 +77,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .blocks import DOWNSAMPLERS, TAM, NonLocal, ParallelSum
+from .blocks import DOWNSAMPLERS, TAM, ConvPlusBranches, LayersPlusBranch, NonLocal
 from .blocks import activation as activation_part  # the option named `activation` shadows the builder
 from .registry import ModelOptionError, Option, register_model
 
@@ -103,16 +103,19 @@ def conv_a_builder(kind: str, act: Callable[[], nn.Module], st_attention: bool =
     branches = set(kind.split("+"))
 
     def build(cin: int, planes: int, k: int) -> nn.Module:
-        convs = [nn.Conv3d(cin, planes, (k, 1, 1), padding=(k // 2, 0, 0), bias=False)]
+        # the t conv keeps r1c7's name and place (a.0), so Table 1's rows warm-started from the base load it
+        t_args = (cin, planes, (k, 1, 1), (k // 2, 0, 0))
         if "s" in branches:
-            convs.append(nn.Conv3d(cin, planes, (1, k, k), padding=(0, k // 2, k // 2), bias=False))
-        main = nn.Sequential(convs[0] if len(convs) == 1 else ParallelSum(*convs), nn.BatchNorm3d(planes), act())
+            t = ConvPlusBranches(*t_args, [nn.Conv3d(cin, planes, (1, k, k), padding=(0, k // 2, k // 2), bias=False)])
+        else:
+            t = nn.Conv3d(*t_args[:3], padding=t_args[3], bias=False)
+        layers = [t, nn.BatchNorm3d(planes), act()]
         if "st" not in branches or k == 1:
-            return main
+            return nn.Sequential(*layers)
         st = [nn.Conv3d(cin, planes, k, padding=k // 2, bias=False)]
         if st_attention:
             st.append(release_nonlocal(planes))
-        return ParallelSum(main, nn.Sequential(*st, nn.BatchNorm3d(planes), act()))
+        return LayersPlusBranch(layers, nn.Sequential(*st, nn.BatchNorm3d(planes), act()))
 
     return build
 
