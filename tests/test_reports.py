@@ -46,14 +46,15 @@ def test_compare_table_marks_unresolved_differences():
     rows = [result_row(k, k, p, v, 1_000_000, 1.5, n_boot=300)
             for (k, v), p in zip(logits.items(), (70.0, 70.6, 73.1, 71.0))]
     df = compare_table(rows, logits, "A", n_boot=300)
-    assert list(df["resolved"]) == ["reference", "not resolved", "yes", "yes"]
+    assert list(df["resolved"]) == ["reference", "not resolved (single run)", "yes (single run)", "yes (single run)"]
     assert list(df["agrees"]) == ["", "", "yes", "no"]              # D is resolved against the paper
     assert df.loc[1, "paper_effect"] == pytest.approx(0.6)
     assert df.loc[2, "run"] == 100.0 and df.loc[2, "ci_low"] == 100.0
     assert 0 <= df.loc[0, "ci_low"] <= df.loc[0, "run"] <= df.loc[0, "ci_high"] <= 100
     html = style_table(df, "T", synthetic=True, chance=33.3).to_html()
     assert "paper: top-1 (%)" in html and "95% CI" in html and "not resolved" in html
-    assert "yes (−, against the paper)" in html and "yes (+, as the paper)" in html
+    assert "yes (−, against the paper) — single run" in html and "yes (+, as the paper) — single run" in html
+    assert "one seed per row (single run)" in html and "test videos" in html
     assert "chance = 33.3%" in html and "run − paper" not in html            # synthetic: effects, not run − paper
     assert "run − paper" in style_table(df, "T", synthetic=False).to_html()
     assert "row_heading" not in html                                         # no index column

@@ -42,7 +42,7 @@ import numpy as np
 import yaml
 
 from .logits import LogitsFile
-from .metrics import paired_difference
+from .metrics import discordance_halfwidth, paired_difference, predictions, top1
 
 __all__ = ["ReleasedError", "Release", "catalogue", "find_logits_files", "parse_logits", "test_labels",
            "load_release", "Bootstrap", "score_files", "table3_real", "rgb_vs_diff", "table4_real",
@@ -79,7 +79,9 @@ def _catalogue() -> dict:
         e.setdefault("table3_alternatives", [])
         e.setdefault("reading", None)
         files[str(stem)] = e
-    return {"repo": d["repo"], "commit": d["commit"], "files": files, "selection": list(d.get("selection", []))}
+    comparables = {k: v for k, v in (d.get("comparables") or {}).items() if not str(k).startswith("_")}
+    return {"repo": d["repo"], "commit": d["commit"], "files": files, "selection": list(d.get("selection", [])),
+            "comparables": comparables}
 
 
 def catalogue() -> dict:
@@ -852,3 +854,39 @@ def report(release_dir, lists_dir, cache_dir=None, n_boot: int = 1000, seed: int
         "cache": {"dir": str(cache_dir) if cache_dir is not None else None, "parsed": rel.parsed, "cached": rel.cached},
         "timing": {"load_s": round(t_load, 3), "total_s": round(time.perf_counter() - t0, 3)},
     }
+
+
+# -------------------------------------------------------------------------------- power: test-set limits
+def _side(rel: Release, spec: str, recipes: dict) -> np.ndarray | None:
+    """The logits a comparable's side names: a file stem, ``recipe:<id>``, ``recipe:best`` or ``file:best``."""
+    if spec == "file:best":
+        return rel.files[max(rel.files, key=lambda s: rel.files[s].top1)].logits
+    if spec.startswith("recipe:"):
+        rid = spec.split(":", 1)[1]
+        if rid == "best":
+            rid = max(recipes, key=lambda r: top1(recipes[r], rel.label)) if recipes else None
+        return recipes.get(rid)
+    return rel.files[spec].logits if spec in rel.files else None
+
+
+def comparison_halfwidths(rel: Release, alpha: float = 0.05) -> dict:
+    """Per finding, the released pairs that stand for it (``released_files.yaml: comparables``), how often each
+    pair disagrees in correctness, and the 1-alpha half-width (points) of one paired top-1 difference of such
+    a pair on this test set (:func:`vipar_lib.metrics.discordance_halfwidth`); the finding's half-width is the
+    median over its pairs. Pairs whose files are missing are listed with ``missing``.
+    """
+    recipes = {r["id"]: _weighted_sum(rel, r["members"]) for r in table4_real(rel, n_boot=10) if r["members"]}
+    out = {}
+    for fid, spec in _catalogue()["comparables"].items():
+        pairs = []
+        for a, b in spec["pairs"]:
+            la, lb = _side(rel, a, recipes), _side(rel, b, recipes)
+            if la is None or lb is None:
+                pairs.append({"a": a, "b": b, "missing": True})
+                continue
+            disc, hw = discordance_halfwidth(predictions(la) == rel.label, predictions(lb) == rel.label, alpha)
+            pairs.append({"a": a, "b": b, "discordance": 100 * disc, "halfwidth": 100 * hw})
+        widths = [p["halfwidth"] for p in pairs if "halfwidth" in p]
+        out[fid] = {"kind": spec["kind"], "pairs": pairs, "videos": int(len(rel.label)),
+                    "halfwidth": float(np.median(widths)) if widths else float("nan")}
+    return out

@@ -78,6 +78,8 @@ def _coerce(value, tp, key, meta=None):
                 return _coerce(value, a, key, meta)
             except ConfigError as e:
                 errors.append(str(e))
+                if type(value) is (typing.get_origin(a) or a):     # right type, wrong value: say why
+                    raise
         raise ConfigError(errors[0] if len(errors) == 1 else
                           f"{key}: expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
     if dataclasses.is_dataclass(tp):

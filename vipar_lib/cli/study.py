@@ -60,3 +60,31 @@ def reproduce(a):
             print(f"  {n}: {err}")
         return 1
     return 0
+
+
+@command("power", "which of the paper's findings can a study resolve, and at how many seeds (offline, seconds)",
+         PROFILE, SET,
+         arg("--seed-sd", action="append", metavar="KIND=SD", default=None,
+             help="assumed between-seed SD of an effect, in points, per kind of comparison (models, views, "
+                  "ensembles); overrides power.seed_sd of the params file"),
+         arg("--release", type=Path, default=None, metavar="DIR",
+             help="the authors' release (a clone of xdw1995/123 or a folder of its logits); default: release.dir, "
+                  "else data/deepblue-release, else ../shared/deepblue-release"),
+         arg("--lists", type=Path, default=None, metavar="DIR",
+             help="official ucfTrainTestlist/ (test labels); default: release.lists, else dataset.lists, else "
+                  "../shared/data/ucfTrainTestlist"), JSON)
+def power(a):
+    from ..report.power import format_power, power_analysis
+    from ..study import load_study, plan_study
+    from ..study.config import COMPARISONS
+    from ..typed import ConfigError
+    sd = parse_pairs(a.seed_sd, "--seed-sd") or {}
+    bad = sorted(set(sd) - set(COMPARISONS))
+    if bad:
+        raise ConfigError(f"--seed-sd {bad[0]}: unknown kind; allowed: {list(COMPARISONS)}")
+    for k, v in sd.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"--seed-sd {k}={v!r} must be a number >= 0")
+    r = power_analysis(plan_study(load_study(a.profile, parse_pairs(a.set, "--set"))), sd, a.release, a.lists)
+    print(json.dumps(r, indent=1) if a.json else format_power(r))
+    return 0

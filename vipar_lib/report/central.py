@@ -14,72 +14,99 @@ the run says.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..ensemble import combine
-from ..logits import align
-from ..metrics import decimals, paired_difference, per_class_accuracy, predictions
+from ..logits import LogitsFile, align
+from ..metrics import decimals, per_class_accuracy, predictions
 from ..paper import central_claim, row_ref
 from ..study.plan import Plan
-from .results import chance, classes, row_logits
+from .results import chance, classes, paired_seed_logits
+from .tables import fmt_ci, seed_interval
 
 __all__ = ["check_central_claim", "show_central_claim"]
 
 
-def check_central_claim(plan: Plan) -> dict:
-    """Accuracies, paired gains of the sum over each input, the 2×2 table and per-class accuracies."""
-    spec = central_claim()
-    (tr, ir), (td, idd) = row_ref(spec["rgb"]), row_ref(spec["diff"])
-    rgb, diff = row_logits(plan, plan.row(tr, ir)), row_logits(plan, plan.row(td, idd))
-    both = combine([rgb, diff], names=["rgb", "diff"])
+def _seed_cells(rgb: LogitsFile, diff: LogitsFile, both: LogitsFile, k: int):
+    """One seed: correctness of RGB, Diff and their sum on common videos, and per-class accuracies."""
     al = align([rgb, diff, both], ["rgb", "diff", "sum"])
     right = [predictions(x) == al.label for x in al.logits]
-    n_boot = plan.study.bootstrap
-    gains = {}
-    for name, i in (("rgb", 0), ("diff", 1)):
-        d, lo, hi = paired_difference(al.logits[2], al.logits[i], al.label, n_boot)
-        gains[name] = {"gain": 100 * d, "low": 100 * lo, "high": 100 * hi, "resolved": bool(lo > 0 or hi < 0)}
-    r, d_ = right[0], right[1]
-    cells = {"both right": int((r & d_).sum()), "only RGB right": int((r & ~d_).sum()),
-             "only Diff right": int((~r & d_).sum()), "neither": int((~r & ~d_).sum())}
+    r, d = right[0], right[1]
+    cells = {"both right": int((r & d).sum()), "only RGB right": int((r & ~d).sum()),
+             "only Diff right": int((~r & d).sum()), "neither": int((~r & ~d).sum())}
+    per_class = {n: per_class_accuracy(predictions(x), al.label, k) for n, x in zip(("rgb", "diff", "sum"), al.logits)}
+    return right, cells, per_class, len(al.label)
+
+
+def check_central_claim(plan: Plan) -> dict:
+    """Accuracies, gains of the sum over each input (paired by seed and video), the 2×2 table and per-class accuracies.
+
+    Seed by seed: seed *i*'s sum adds seed *i*'s RGB and Diff logits. Accuracies and cells are means over
+    seeds (each seed's beside them); the gains' intervals cover seeds and test videos when there are >= 2.
+    """
+    spec = central_claim()
+    (tr, ir), (td, idd) = row_ref(spec["rgb"]), row_ref(spec["diff"])
+    rgb_rows, diff_rows, seeds = paired_seed_logits(plan, plan.row(tr, ir), plan.row(td, idd))
+    sums = [combine([a, b], names=["rgb", "diff"]) for a, b in zip(rgb_rows, diff_rows)]
     k = len(classes(plan))
-    per_class = {name: per_class_accuracy(predictions(x), al.label, k) for name, x in zip(("rgb", "diff", "sum"),
-                                                                                           al.logits)}
-    acc = {name: 100 * float(x.mean()) for name, x in zip(("rgb", "diff", "sum"), right)}
+    per_seed = [_seed_cells(a, b, c, k) for a, b, c in zip(rgb_rows, diff_rows, sums)]
+    gains = {}
+    for name, files in (("rgb", rgb_rows), ("diff", diff_rows)):
+        iv = seed_interval(sums, files, plan.study.bootstrap)
+        gains[name] = {"gain": iv.estimate, "low": iv.low, "high": iv.high, "resolved": iv.resolved,
+                       "per_seed": list(iv.per_seed), "resamples": iv.resamples}
+    cell_names = ("both right", "only RGB right", "only Diff right", "neither")
+    cells = {c: float(np.mean([x[1][c] for x in per_seed])) for c in cell_names}
+    acc = {n: float(np.mean([100 * x[0][i].mean() for x in per_seed])) for i, n in enumerate(("rgb", "diff", "sum"))}
     beats_both = all(g["resolved"] and g["gain"] > 0 for g in gains.values())
-    each = cells["only RGB right"] > 0 and cells["only Diff right"] > 0
-    return {"claim": spec["claim"], "rows": {"rgb": f"{tr}:{ir}", "diff": f"{td}:{idd}"}, "videos": int(len(al.label)),
-            "accuracy": acc, "gains": gains, "cells": cells, "classes": classes(plan),
-            "per_class": {name: v.tolist() for name, v in per_class.items()},
-            "each_has_what_the_other_lacks": each, "sum_beats_both": beats_both}
+    return {"claim": spec["claim"], "rows": {"rgb": f"{tr}:{ir}", "diff": f"{td}:{idd}"}, "videos": per_seed[0][3],
+            "seeds": list(seeds), "accuracy": acc,
+            "accuracy_per_seed": {n: [100 * float(x[0][i].mean()) for x in per_seed]
+                                  for i, n in enumerate(("rgb", "diff", "sum"))},
+            "gains": gains, "cells": cells, "cells_per_seed": [x[1] for x in per_seed], "classes": classes(plan),
+            "per_class": {n: np.nanmean([x[2][n] for x in per_seed], axis=0).tolist() for n in ("rgb", "diff", "sum")},
+            "each_has_what_the_other_lacks": cells["only RGB right"] > 0 and cells["only Diff right"] > 0,
+            "sum_beats_both": beats_both}
 
 
 def show_central_claim(plan: Plan) -> dict:
     from . import figures as F
     from .pages import _display, md, show_figure
     c = check_central_claim(plan)
-    acc, g, cells = c["accuracy"], c["gains"], c["cells"]
+    acc, g, cells, n = c["accuracy"], c["gains"], c["cells"], len(c["seeds"])
     d = decimals(max(g["rgb"]["high"] - g["rgb"]["low"], g["diff"]["high"] - g["diff"]["low"]))
-    ci = lambda x: f"{x['gain']:+.{d}f} [{x['low']:+.{d}f}, {x['high']:+.{d}f}]"  # noqa: E731
+    ci = lambda x: f"{x['gain']:+.{d}f} {fmt_ci(x['low'], x['high'], d, True)}"  # noqa: E731
+    where = "seeds and test videos" if n > 1 else "test videos only: a single run"
     md(f"**The paper's central claim:** {c['claim']}. Checked on Table 3's rows {c['rows']['rgb']} (SlowFast RGB) and "
-       f"{c['rows']['diff']} (SlowFast Diff), centre view, interval 1, {c['videos']} test videos.")
-    table = pd.DataFrame([{"input": "RGB", "top-1 (%)": f"{acc['rgb']:.{d}f}", "sum's gain over it (points, 95% CI)":
-                           ci(g["rgb"]), "resolved?": "yes" if g["rgb"]["resolved"] else "no"},
+       f"{c['rows']['diff']} (SlowFast Diff), centre view, interval 1, {c['videos']} test videos"
+       + (f", {n} seeds (seed *i*'s sum adds seed *i*'s RGB and Diff logits)" if n > 1 else ", one seed") + ".")
+    per = lambda k: " · ".join(f"{x:.{d}f}" for x in c["accuracy_per_seed"][k]) if n > 1 else ""  # noqa: E731
+    resolved = lambda x: ("yes" if x["resolved"] else "no") + ("" if n > 1 else " (single run)")  # noqa: E731
+    gain_col = f"sum's gain over it (points, 95% CI over {where})"
+    table = pd.DataFrame([{"input": "RGB", "top-1 (%)": f"{acc['rgb']:.{d}f}", "per seed": per("rgb"),
+                           gain_col: ci(g["rgb"]), "resolved?": resolved(g["rgb"])},
                           {"input": "residual frames (Diff)", "top-1 (%)": f"{acc['diff']:.{d}f}",
-                           "sum's gain over it (points, 95% CI)": ci(g["diff"]),
-                           "resolved?": "yes" if g["diff"]["resolved"] else "no"},
+                           "per seed": per("diff"), gain_col: ci(g["diff"]), "resolved?": resolved(g["diff"])},
                           {"input": "RGB + Diff (sum of pre-softmax logits)", "top-1 (%)": f"{acc['sum']:.{d}f}",
-                           "sum's gain over it (points, 95% CI)": "", "resolved?": ""}])
+                           "per seed": per("sum"), gain_col: "", "resolved?": ""}])
+    if n == 1:
+        table = table.drop(columns=["per seed"])
     _display(table.style.hide(axis="index").set_caption("RGB, residual frames and their sum"))
-    grid = pd.DataFrame({"Diff right": [cells["both right"], cells["only Diff right"]],
-                         "Diff wrong": [cells["only RGB right"], cells["neither"]]}, index=["RGB right", "RGB wrong"])
-    _display(grid.style.set_caption("Test videos by which input gets them right"))
-    verdict = ("**On this run the ensemble beats both inputs** (both paired intervals exclude 0)."
+    fmt = (lambda v: f"{v:.1f}") if n > 1 else (lambda v: f"{v:.0f}")  # noqa: E731
+    grid = pd.DataFrame({"Diff right": [fmt(cells["both right"]), fmt(cells["only Diff right"])],
+                         "Diff wrong": [fmt(cells["only RGB right"]), fmt(cells["neither"])]},
+                        index=["RGB right", "RGB wrong"])
+    _display(grid.style.set_caption("Test videos by which input gets them right" + (
+        f" (mean over {n} seeds)" if n > 1 else "")))
+    who = f"On these {n} seeds" if n > 1 else "On this single run"
+    verdict = (f"**{who} the ensemble beats both inputs** (both paired intervals, over {where}, exclude 0)."
                if c["sum_beats_both"] else
-               "**On this run the ensemble does not beat both inputs with a resolved margin**"
+               f"**{who} the ensemble does not beat both inputs with a resolved margin**"
                f" (gain over RGB {ci(g['rgb'])}, over Diff {ci(g['diff'])}).")
-    md(f"{cells['only RGB right']} videos are right only with RGB and {cells['only Diff right']} only with residual "
-       f"frames: each input gets videos right that the other gets wrong. {verdict}")
+    md(f"{fmt(cells['only RGB right'])} videos are right only with RGB and {fmt(cells['only Diff right'])} only with "
+       f"residual frames{' (means over seeds)' if n > 1 else ''}: each input gets videos right that the other gets "
+       f"wrong. {verdict}")
     names = c["classes"]
     show_figure(F.per_class_inputs(names, c["per_class"], chance(plan)),
                 "Per-class top-1 of RGB, residual frames (Diff) and their sum on the test split, classes sorted by "

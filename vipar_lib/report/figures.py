@@ -57,8 +57,21 @@ def training_curves(histories: dict[str, list[dict]], title: str = "Training cur
     return fig
 
 
+def _seed_points(ax, values, pos, horizontal: bool, label: str):
+    """Each seed's value as a small dot beside its row's mean (nothing for single runs)."""
+    first = True
+    for p, vals in zip(pos, values):
+        if not isinstance(vals, (list, tuple)) or len(vals) < 2:
+            continue
+        jitter = np.linspace(-0.12, 0.12, len(vals))
+        xy = (vals, p + jitter) if horizontal else (p + jitter, vals)
+        ax.scatter(*xy, s=14, color="0.25", alpha=0.7, zorder=4, label=label if first else None)
+        first = False
+
+
 def effects(df, title: str = ""):
-    """Each row's effect against its reference (this run, paired 95% CI) beside the paper's effect."""
+    """Each row's effect against its reference (mean over seeds with its 95% CI, each seed's dot) beside the
+    paper's effect."""
     plt = _plt()
     d = df[df["effect"].notna()] if "effect" in df else df.iloc[:0]
     n = max(1, len(d))
@@ -66,7 +79,11 @@ def effects(df, title: str = ""):
     y = np.arange(len(d))[::-1]
     labels = [f"{i} vs {r}" for i, r in zip(d["id"], d["reference"])]
     err = np.vstack([d["effect"] - d["effect_low"], d["effect_high"] - d["effect"]]) if len(d) else None
-    ax.errorbar(d["effect"], y, xerr=err, fmt="o", color=RUN_COLOR, capsize=3, label="this run (paired 95% CI)")
+    multi = "effect_seeds" in d and any(isinstance(v, list) and len(v) > 1 for v in d["effect_seeds"])
+    what = "this run: mean of seeds, 95% CI over seeds + videos" if multi else "this run (paired 95% CI, videos)"
+    ax.errorbar(d["effect"], y, xerr=err, fmt="o", color=RUN_COLOR, capsize=3, label=what)
+    if multi:
+        _seed_points(ax, d["effect_seeds"], y, True, "each seed")
     ax.scatter(d["paper_effect"], y, marker="D", color=PAPER_COLOR, zorder=3, label="paper (UCF101)")
     ax.axvline(0, color="0.3", lw=1)
     ax.set_yticks(y, labels, fontsize=8)
@@ -85,7 +102,11 @@ def accuracy_bars(df, title: str = "", chance: float | None = None, paper: bool 
     run = df["run"].to_numpy(float)
     err = np.vstack([run - df["ci_low"].to_numpy(float), df["ci_high"].to_numpy(float) - run])
     w = 0.4 if paper else 0.6
-    ax.bar(x - (0.2 if paper else 0), run, w, yerr=err, capsize=3, label="this run (95% CI)", color=RUN_COLOR)
+    multi = "run_seeds" in df and any(isinstance(v, list) and len(v) > 1 for v in df["run_seeds"])
+    ax.bar(x - (0.2 if paper else 0), run, w, yerr=err, capsize=3, color=RUN_COLOR,
+           label="this run: mean of seeds (95% CI, seeds + videos)" if multi else "this run (95% CI)")
+    if multi:
+        _seed_points(ax, df["run_seeds"], x - (0.2 if paper else 0), False, "each seed")
     if paper:
         p = np.array([np.nan if v is None else v for v in df["paper"]], float)
         ax.bar(x + 0.2, p, w, label="paper (UCF101)", color=PAPER_COLOR, alpha=0.8)
@@ -172,7 +193,7 @@ def cost_accuracy(df, title: str = "Cost against accuracy", chance: float | None
 
 
 def tta_bars(df, chance: float | None = None, title: str = "Test-time views"):
-    """Top-1 per view, one panel per interval, one colour per model (fixed orders)."""
+    """Top-1 per view (mean over seeds; dots: each seed), one panel per interval, one colour per model."""
     plt = _plt()
     import seaborn as sns
     d = df.copy()
@@ -183,7 +204,12 @@ def tta_bars(df, chance: float | None = None, title: str = "Test-time views"):
     view_order = [v for v in ("center", "flip", "random_crop", "reverse", "concat_reverse") if v in set(d["view"])]
     for a, interval in zip(ax[0], intervals):
         part = d[d["interval"] == interval]
-        sns.barplot(data=part, x="view", y="run", hue="model", hue_order=hue_order, order=view_order, ax=a)
+        sns.barplot(data=part, x="view", y="run", hue="model", hue_order=hue_order, order=view_order, ax=a,
+                    errorbar=None)
+        if "run_seeds" in part and any(isinstance(v, list) and len(v) > 1 for v in part["run_seeds"]):
+            seeds = part.explode("run_seeds").astype({"run_seeds": float})
+            sns.stripplot(data=seeds, x="view", y="run_seeds", hue="model", hue_order=hue_order, order=view_order,
+                          dodge=True, ax=a, color="0.25", size=3, legend=False)
         _chance(a, chance)
         a.set(title=f"interval {interval}", ylabel="top-1 (%)", ylim=(0, 100), xlabel="")
         a.tick_params(axis="x", labelsize=8)

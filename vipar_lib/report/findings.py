@@ -1,8 +1,11 @@
 """The paper's findings (data in ``paper_tables.yaml``), checked against this run.
 
-A finding compares two rows on the same test videos: ``a`` minus ``b``. For each, this run's
-difference with a paired 95% bootstrap interval; the finding is **resolved** when the interval
-excludes 0, and then **agrees** when its sign is the paper's. A finding that is not resolved says
+A finding compares two rows on the same test videos and seeds: ``a`` minus ``b``. For each, this run's
+difference (mean over seeds, and each seed's) with a paired 95% interval that says what it resamples
+(:func:`vipar_lib.metrics.seed_video_interval`): over seeds and test videos when the rows have >= 2
+seeds, over test videos only for a single run. The finding is **resolved** when the interval excludes
+0, and then **agrees** when its sign is the paper's; with one seed the verdict says "single run",
+since a rerun with another seed is not inside its interval. A finding that is not resolved says
 nothing either way, whatever the point estimate.
 """
 from __future__ import annotations
@@ -14,47 +17,56 @@ from ..metrics import decimals
 from ..paper import findings as paper_findings
 from ..paper import row_ref
 from ..study.plan import Plan
-from .results import resolve_ref, row_logits
-from .tables import paired_difference
+from .results import paired_seed_logits, resolve_ref
+from .tables import _per_seed, fmt_ci, seed_interval
 
 __all__ = ["check_findings", "style_findings", "tally"]
 
 
 def check_findings(plan: Plan, table: str | None = None, headline: bool | None = None) -> pd.DataFrame:
-    """One row per finding: the paper's Δ, this run's Δ with its interval, resolved, agrees."""
+    """One row per finding: the paper's Δ, this run's Δ (mean and per seed) with its interval, resolved, agrees."""
     rows = []
     for f in paper_findings(table, headline):
         (ta, ia), (tb, ib) = row_ref(f["a"]), row_ref(f["b"])
         ra, rb = resolve_ref(plan, ta, ia), resolve_ref(plan, tb, ib)
-        d, lo, hi = paired_difference(row_logits(plan, ra), row_logits(plan, rb), plan.study.bootstrap)
+        fa, fb, seeds = paired_seed_logits(plan, ra, rb)
+        iv = seed_interval(fa, fb, plan.study.bootstrap)
         paper = (ra.paper - rb.paper) if ra.paper is not None and rb.paper is not None else np.nan
-        resolved = lo > 0 or hi < 0
         rows.append({"id": f["id"], "finding (paper)": f["claim"], "rows": f"{ra.id} vs {rb.id}",
-                     "paper Δ": paper, "this run Δ": 100 * d, "low": 100 * lo, "high": 100 * hi,
-                     "resolved": "yes" if resolved else "no",
-                     "agrees": ("yes" if np.sign(d) == np.sign(paper) else "no") if resolved else "–",
-                     "same sign": "yes" if np.sign(d) == np.sign(paper) else "no"})
+                     "paper Δ": paper, "this run Δ": iv.estimate, "low": iv.low, "high": iv.high,
+                     "seeds": iv.seeds, "per seed": list(iv.per_seed), "seed SD": iv.seed_sd,
+                     "resamples": iv.resamples, "resolved": "yes" if iv.resolved else "no",
+                     "basis": "seeds and test videos" if iv.seeds > 1 else "single run",
+                     "agrees": ("yes" if np.sign(iv.estimate) == np.sign(paper) else "no") if iv.resolved else "–",
+                     "same sign": "yes" if np.sign(iv.estimate) == np.sign(paper) else "no"})
     return pd.DataFrame(rows)
 
 
 def tally(df: pd.DataFrame) -> dict:
-    """How many findings this run resolves, and how many of those agree with the paper."""
+    """How many findings this run resolves, how many of those agree with the paper, and on what basis."""
     resolved = df[df["resolved"] == "yes"]
+    seeds = int(df["seeds"].min()) if len(df) else 0
     return {"findings": int(len(df)), "resolved": int(len(resolved)), "agree": int((resolved["agrees"] == "yes").sum()),
-            "against": int((resolved["agrees"] == "no").sum())}
+            "against": int((resolved["agrees"] == "no").sum()), "seeds": seeds,
+            "basis": "seeds and test videos" if seeds > 1 else "single run (test videos only)"}
 
 
 def style_findings(df: pd.DataFrame, caption: str = ""):
     if df.empty:
         return df.style.hide(axis="index")
     d = decimals(float(np.nanmedian(df["high"] - df["low"])))
-    out = pd.DataFrame({
-        "finding (paper)": df["finding (paper)"], "rows": df["rows"],
-        "paper Δ": [f"{x:+.1f}" for x in df["paper Δ"]],
-        "this run Δ": [f"{x:+.{d}f}" for x in df["this run Δ"]],
-        "95% CI": [f"[{lo:+.{d}f}, {hi:+.{d}f}]" for lo, hi in zip(df["low"], df["high"])],
-        "resolved?": df["resolved"],
-        "agrees with the paper?": df["agrees"],
-    })
+    n = int(df["seeds"].max())
+    out = pd.DataFrame({"finding (paper)": df["finding (paper)"], "rows": df["rows"],
+                        "paper Δ": [f"{x:+.1f}" for x in df["paper Δ"]],
+                        "this run Δ" + (f" (mean of {n} seeds)" if n > 1 else ""):
+                            [f"{x:+.{d}f}" for x in df["this run Δ"]]})
+    if n > 1:
+        out["Δ per seed"] = [_per_seed(v, d, True) for v in df["per seed"]]
+        out["seed SD"] = [f"{x:.{d}f}" for x in df["seed SD"]]
+    lo_n = int(df["seeds"].min())
+    where = "seeds × videos" if lo_n > 1 else "test videos only" if n == 1 else "seeds × videos; single runs: videos"
+    out[f"95% CI ({where})"] = [fmt_ci(lo, hi, d, True) for lo, hi in zip(df["low"], df["high"])]
+    out["resolved?"] = [r if k > 1 else f"{r} (single run)" for r, k in zip(df["resolved"], df["seeds"])]
+    out["agrees with the paper?"] = df["agrees"]
     sty = out.style.hide(axis="index")
     return sty.set_caption(caption) if caption else sty

@@ -22,7 +22,7 @@ from ..study import Plan, StudyConfig, check_notebook_parameters, load_study, pl
 from ..study.config import READINGS
 from . import figures as F
 from .findings import check_findings, style_findings, tally
-from .results import chance, classes, histories, row_logits, table_logits, warm_starts
+from .results import chance, classes, histories, row_logits, row_seed_logits, table_logits, warm_starts
 from .tables import SYNTHETIC_BANNER, build_table, save_csv, style_table
 
 __all__ = ["open_study", "banner", "md", "show_figure", "figures_dir", "table", "effects", "accuracy", "curves", "cost",
@@ -110,9 +110,8 @@ def table(plan: Plan, name: str) -> pd.DataFrame:
         ref_text = f"the {ref['view']} view of the same {', '.join(ref['same'])}"
     else:
         ref_text = f"row {ref}"
-    note = (f"Effects (Δ) are differences in top-1 to {ref_text}, on the same test videos, with a paired 95% bootstrap "
-            f"interval ({plan.study.bootstrap} resamples); *resolved* means the interval excludes 0. "
-            f"Chance is {c:.1f}% ({len(classes(plan))} classes).")
+    note = f"Effects (Δ) are differences in top-1 to {ref_text}, on the same test videos. " + _interval_note(plan, name)
+    note += f" Chance is {c:.1f}% ({len(classes(plan))} classes)."
     if plan.study.synthetic:
         note += (" On synthetic data, compare the **effects** with the paper's; the paper's accuracy is shown for "
                  "reference only (UCF101, another task).")
@@ -120,20 +119,41 @@ def table(plan: Plan, name: str) -> pd.DataFrame:
     return df
 
 
+def _interval_note(plan: Plan, name: str) -> str:
+    """What the page's intervals resample, in words."""
+    n = plan.study.seed_count(name)
+    if n > 1:
+        seeds = ", ".join(map(str, plan.study.seed_list(name)))
+        return (f"Every row has {n} seeds (`train.seed` {seeds}); each number is the mean over seeds, each "
+                "seed's value is shown beside it, and every 95% interval covers **seeds and test videos** "
+                "(a variance-component *t* interval, paired by seed and video; "
+                "`vipar_lib.metrics.seed_video_interval`). *Resolved* means that interval excludes 0.")
+    return ("Every row is a **single run** (one seed): its 95% intervals are paired bootstraps over **test videos "
+            f"only** ({plan.study.bootstrap} resamples) and take the trained weights as fixed, so a rerun with another "
+            "seed is not inside them; verdicts say *single run*. Set `seeds: 3` (params or overrides) for intervals "
+            "over seeds and videos.")
+
+
 def effects(plan: Plan, df: pd.DataFrame, name: str):
     ref = table_meta(name).get("reference")
     title = f"{_title(name)}: effects against {'the centre view' if isinstance(ref, dict) else ref}"
+    n = plan.study.seed_count(name)
+    what = (f"mean of {n} seeds with its 95% CI over seeds and videos (circles), each seed's difference (dots)"
+            if n > 1 else "a single run, paired 95% CI over test videos (circles)")
     return show_figure(F.effects(df, title),
-                       f"{title}: each row's difference in top-1 (this run, paired 95% CI, circles) beside the "
-                       "paper's difference (diamonds); 0 is no effect.", f"{name}_effects.png", plan)
+                       f"{title}: each row's difference in top-1 ({what}) beside the paper's difference (diamonds); "
+                       "0 is no effect.", f"{name}_effects.png", plan)
 
 
 def accuracy(plan: Plan, df: pd.DataFrame, name: str):
     c = chance(plan)
     synthetic = plan.study.synthetic
     title = f"{_title(name)}: top-1 accuracy" + (" (synthetic data)" if synthetic else "")
+    n = plan.study.seed_count(name)
+    what = f"mean of {n} seeds, dots: each seed; 95% intervals over seeds and videos" if n > 1 else \
+        "a single run; 95% intervals over test videos"
     return show_figure(F.accuracy_bars(df, title, c, paper=not synthetic),
-                       f"{title}, with 95% intervals; dashed line: chance ({c:.1f}%)"
+                       f"{title} ({what}); dashed line: chance ({c:.1f}%)"
                        + ("" if synthetic else "; orange: the paper's number") + ".", f"{name}_bars.png", plan)
 
 
@@ -172,9 +192,15 @@ def findings(plan: Plan, name: str | None = None, headline: bool | None = None) 
     t = tally(df)
     cap = "The paper's findings, checked on this run" + (f" ({name})" if name else "")
     _display(style_findings(df, cap))
-    md(f"**{t['resolved']} of {t['findings']}** findings are resolved by this run (the paired 95% interval "
-       f"excludes 0); of those, **{t['agree']}** go the paper's way and {t['against']} against it. "
-       "An unresolved finding says nothing either way.")
+    if t["seeds"] > 1:
+        md(f"**{t['resolved']} of {t['findings']}** findings are resolved by this run's {t['seeds']} seeds (the 95% "
+           f"interval over seeds and test videos excludes 0); of those, **{t['agree']}** go the paper's way and "
+           f"{t['against']} against it. An unresolved finding says nothing either way.")
+    else:
+        md(f"**{t['resolved']} of {t['findings']}** findings are resolved by a **single run** (the paired 95% interval "
+           f"over test videos only excludes 0); of those, {t['agree']} go the paper's way and {t['against']} against "
+           "it. A single run's verdict may not survive a rerun with another seed (`seeds: 3` checks it). An "
+           "unresolved finding says nothing either way.")
     return df
 
 
@@ -193,14 +219,21 @@ def greedy(plan: Plan) -> dict:
            "test. (The release chose its checkpoints and ensembles on the 3,783 test videos; notebook 06 measures "
            "what that is worth.)")
         return {}
-    val = {str(k): v for k, v in table_logits(plan, "table3", "validation").items()}
-    test = {str(k): v for k, v in table_logits(plan, "table3", "test").items()}
-    search = greedy_search(val, test)
+    seeds = plan.study.seed_list("table3")
+    searches = []
+    for i in range(len(seeds)):
+        val = {str(k): v for k, v in table_logits(plan, "table3", "validation", i).items()}
+        test = {str(k): v for k, v in table_logits(plan, "table3", "test", i).items()}
+        searches.append((val, test, greedy_search(val, test)))
+    val, test, search = searches[0]
+    if len(seeds) > 1:
+        _greedy_per_seed(seeds, [x[2] for x in searches])
     steps = pd.DataFrame(search["steps"])
     for col in ("val_mean_class", "val_top1", "test_mean_class", "test_top1"):
         steps[col] = (100 * steps[col]).round(1)
-    md(f"Greedy forward selection (with replacement) of Table-3 rows, chosen on the **validation** split: "
-       f"`{' + '.join(search['chosen'])}`. Test numbers are reported, never used to choose.")
+    md(f"Greedy forward selection (with replacement) of Table-3 rows, chosen on the **validation** split"
+       f"{f' (seed {seeds[0]} shown step by step)' if len(seeds) > 1 else ''}: `{' + '.join(search['chosen'])}`. "
+       "Test numbers are reported, never used to choose.")
     _display(steps.rename(columns={"added": "added row", "val_mean_class": "validation mean per-class (%)",
                                    "val_top1": "validation top-1 (%)", "test_mean_class": "test mean per-class (%)",
                                    "test_top1": "test top-1 (%)"}).style.format(precision=1).hide(axis="index"))
@@ -208,8 +241,23 @@ def greedy(plan: Plan) -> dict:
     singles = {n: (val[n].mean_class, test[n].mean_class) for n in order}
     show_figure(F.ensemble_steps(search["steps"], singles, chance=chance(plan)),
                 "Left: mean per-class accuracy of each Table-3 row alone on validation and test. Right: the greedy "
-                "ensemble after each added member, chosen on validation, reported on test.", "table4_greedy.png", plan)
-    return search
+                f"ensemble after each added member, chosen on validation, reported on test (seed {seeds[0]}).",
+                "table4_greedy.png", plan)
+    return {**search, "per_seed": [{"seed": sd, "chosen": x[2]["chosen"],
+                                    "test_mean_class": x[2]["steps"][-1]["test_mean_class"]}
+                                   for sd, x in zip(seeds, searches)]}
+
+
+def _greedy_per_seed(seeds, searches: list[dict]) -> None:
+    """The greedy ensemble of every seed: what it chose on validation and what it scores on test."""
+    rows = [{"seed": sd, "chosen on validation": " + ".join(x["chosen"]),
+             "validation mean per-class (%)": round(100 * x["steps"][-1]["val_mean_class"], 1),
+             "test mean per-class (%)": round(100 * x["steps"][-1]["test_mean_class"], 1)}
+            for sd, x in zip(seeds, searches)]
+    test = np.array([100 * x["steps"][-1]["test_mean_class"] for x in searches])
+    md(f"**The greedy ensemble of each seed.** Its test mean per-class accuracy over the {len(seeds)} seeds: "
+       f"{test.mean():.1f}% (seed SD {test.std(ddof=1):.1f}); which rows it chooses varies with the seed:")
+    _display(pd.DataFrame(rows).style.format(precision=1).hide(axis="index"))
 
 
 def confusion(plan: Plan, df: pd.DataFrame, name: str = "table4"):
@@ -217,9 +265,16 @@ def confusion(plan: Plan, df: pd.DataFrame, name: str = "table4"):
     lf = row_logits(plan, plan.row(name, best))
     cls = classes(plan)
     cm = confusion_matrix(lf.logits, lf.label, len(cls))
-    return show_figure(F.confusion_and_per_class(cm, cls, f"Best ensemble ({best}) on test", chance(plan)),
-                       f"Confusion matrix (row-normalised) and per-class accuracy of {best}, the most accurate "
-                       "Table-4 row on test.", f"{name}_confusion.png", plan)
+    seed = _first_seed(plan, name)
+    return show_figure(F.confusion_and_per_class(cm, cls, f"Best ensemble ({best}{seed}) on test", chance(plan)),
+                       f"Confusion matrix (row-normalised) and per-class accuracy of {best}{seed}, the most accurate "
+                       "Table-4 row on test (mean over seeds).", f"{name}_confusion.png", plan)
+
+
+def _first_seed(plan: Plan, name: str) -> str:
+    """' , seed N' when a page shows one of several seeds."""
+    seeds = plan.study.seed_list(name)
+    return f", seed {seeds[0]}" if len(seeds) > 1 else ""
 
 
 def challenge_files(plan: Plan, df: pd.DataFrame) -> dict:
@@ -231,8 +286,9 @@ def challenge_files(plan: Plan, df: pd.DataFrame) -> dict:
     sub = write_submission(lf, out / f"submission_{best}.txt")
     gt = write_ground_truth(lf, out / "test_ground_truth.txt")
     res = score_submission(sub, gt)
-    md(f"Submission for **{best}** written to `reports/{plan.study.profile}/submission/{sub.name}` (challenge format "
-       f"`clip.avi c1 … c5`). Challenge metric (mean per-class accuracy): top-1 **{100 * res['top1']:.1f}%**, "
+    md(f"Submission for **{best}**{_first_seed(plan, 'table4')} written to "
+       f"`reports/{plan.study.profile}/submission/{sub.name}` (challenge format `clip.avi c1 … c5`). Challenge "
+       f"metric (mean per-class accuracy): top-1 **{100 * res['top1']:.1f}%**, "
        f"top-3 {100 * res['top3']:.1f}%, top-5 {100 * res['top5']:.1f}%.")
     return res
 
@@ -254,10 +310,9 @@ def label_preservation(plan: Plan) -> pd.DataFrame | None:
     changes["concat_reverse"] = changes["reverse"]
     rows = []
     for r in plan.rows["table3"]:
-        lf = row_logits(plan, r)
-        pred = predictions(lf.logits)
-        changed = np.isin(lf.label, list(changes.get(r.info["view"], set())))
-        right = pred == lf.label
+        files = row_seed_logits(plan, r)                 # every seed's videos, pooled
+        right = np.concatenate([predictions(lf.logits) == lf.label for lf in files])
+        changed = np.isin(np.concatenate([lf.label for lf in files]), list(changes.get(r.info["view"], set())))
         rows.append({"id": r.id, "model": f"{r.info['network']} {r.info['input']}", "interval": r.info["interval"],
                      "view": r.info["view"], "acc on classes the view relabels (%)": _pct(right[changed]),
                      "acc on classes it keeps (%)": _pct(right[~changed])})

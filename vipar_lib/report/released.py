@@ -41,7 +41,7 @@ from .pages import _display, md, show_figure
 from .tables import save_csv
 
 __all__ = ["LABEL", "ReleasedPage", "open_release", "in_brief", "files", "table3", "rgb_diff", "table4",
-           "selection", "per_class", "how_to_get", "summary_json", "JSON_NAME"]
+           "selection", "per_class", "power", "how_to_get", "summary_json", "JSON_NAME"]
 
 LABEL = "authors' released logits, real UCF101 test set"
 JSON_NAME = "released.json"
@@ -955,3 +955,12 @@ def _confusion_figure(conf: pd.DataFrame, name: str):
            title=f"Most frequent confusions of {name}\n(authors' released logits, real UCF101 test set)")
     fig.tight_layout()
     return fig
+
+
+def power(page: ReleasedPage):
+    """Power analysis of the paper's findings on this test set (:mod:`vipar_lib.report.power`)."""
+    if page.report is None:
+        return None
+    from ..study.plan import plan_study
+    from .power import show_power
+    return show_power(plan_study(page.study))

@@ -2,20 +2,26 @@
 
 Reports never train or evaluate. A file the plan names but the run store lacks raises
 :class:`MissingResult`, which says what to run (the notebook's ``execute`` cell, or
-``vipar reproduce``). Table-4 ensembles are sums of Table-3 logits, computed here from the files.
+``vipar reproduce``). Table-4 ensembles are sums of Table-3 logits, computed here from the files,
+seed by seed: seed *i* of an ensemble sums seed *i* of its members.
+
+Every row has one logits file per seed (:func:`row_seed_logits`); :func:`paired_seed_logits` pairs two
+rows' files by seed, for the statistics over seeds and videos of :mod:`vipar_lib.metrics`.
 """
 from __future__ import annotations
 
 import json
 from functools import lru_cache
 
+import numpy as np
+
 from ..engine.runs import read_metrics
 from ..ensemble import combine
 from ..logits import LogitsFile, load_logits
 from ..study.plan import EvalRequest, Plan, PlannedRow, read_cost
 
-__all__ = ["MissingResult", "row_logits", "table_logits", "ensemble_logits", "row_cost", "histories", "chance",
-           "classes", "resolve_ref", "warm_starts"]
+__all__ = ["MissingResult", "row_logits", "row_seed_logits", "paired_seed_logits", "table_logits", "ensemble_logits",
+           "row_cost", "histories", "chance", "classes", "resolve_ref", "warm_starts"]
 
 
 class MissingResult(FileNotFoundError):
@@ -35,31 +41,56 @@ def request_logits(plan: Plan, req: EvalRequest) -> LogitsFile:
     return _load(str(path), path.stat().st_mtime)
 
 
-def row_logits(plan: Plan, row: PlannedRow, split: str = "test") -> LogitsFile:
-    """The logits of a Table-1..3 row (on ``split``), or the ensemble of a Table-4 row."""
+def _on_split(req: EvalRequest, split: str) -> EvalRequest:
+    return req if split == req.split else EvalRequest(req.run, req.view, req.interval, split, req.clips)
+
+
+def row_seed_logits(plan: Plan, row: PlannedRow, split: str = "test") -> list[LogitsFile]:
+    """The logits of every seed of a row (on ``split``), in ``row.seeds`` order; Table 4: ensembles, seed by seed."""
     if row.table == "table4":
-        return ensemble_logits(plan, row, split)
-    req = row.eval if split == row.eval.split else EvalRequest(row.eval.run, row.eval.view, row.eval.interval, split,
-                                                               row.eval.clips)
-    return request_logits(plan, req)
+        return [ensemble_logits(plan, row, split, i) for i in range(len(row.seeds))]
+    return [request_logits(plan, _on_split(q, split)) for q in row.evals]
 
 
-def table_logits(plan: Plan, table: str, split: str = "test") -> dict:
-    return {r.id: row_logits(plan, r, split) for r in plan.rows[table]}
+def row_logits(plan: Plan, row: PlannedRow, split: str = "test", seed_index: int = 0) -> LogitsFile:
+    """The logits of one seed of a row (the first by default), or of a Table-4 ensemble of that seed."""
+    if row.table == "table4":
+        return ensemble_logits(plan, row, split, seed_index)
+    return request_logits(plan, _on_split(row.evals[seed_index], split))
 
 
-def ensemble_logits(plan: Plan, row: PlannedRow, split: str = "test") -> LogitsFile:
-    """A Table-4 recipe: the weighted sum of its Table-3 members' pre-softmax logits."""
+def table_logits(plan: Plan, table: str, split: str = "test", seed_index: int = 0) -> dict:
+    return {r.id: row_logits(plan, r, split, seed_index) for r in plan.rows[table]}
+
+
+def ensemble_logits(plan: Plan, row: PlannedRow, split: str = "test", seed_index: int = 0) -> LogitsFile:
+    """A Table-4 recipe of one seed: the weighted sum of its Table-3 members' pre-softmax logits of that seed."""
     members = [(plan.row("table3", rid), w) for rid, w in row.members]
-    return combine([row_logits(plan, m, split) for m, _ in members], [w for _, w in members],
+    return combine([row_logits(plan, m, split, seed_index) for m, _ in members], [w for _, w in members],
                    [str(m.id) for m, _ in members])
 
 
+def _paired_seeds(a: PlannedRow, b: PlannedRow) -> list[tuple[int, int]]:
+    """Seed indices of ``a`` and of ``b`` with the same ``train.seed``, in ``a``'s order."""
+    pairs = [(i, b.seeds.index(sd)) for i, sd in enumerate(a.seeds) if sd in b.seeds]
+    if not pairs:
+        raise ValueError(f"{a.table} {a.id} (seeds {list(a.seeds)}) and {b.table} {b.id} (seeds {list(b.seeds)}) "
+                         "share no seed to pair")
+    return pairs
+
+
+def paired_seed_logits(plan: Plan, a: PlannedRow, b: PlannedRow, split: str = "test"):
+    """The logits of rows ``a`` and ``b`` for the seeds both trained, paired by seed: ``(files_a, files_b, seeds)``."""
+    pairs = _paired_seeds(a, b)
+    la, lb = row_seed_logits(plan, a, split), row_seed_logits(plan, b, split)
+    return [la[i] for i, _ in pairs], [lb[j] for _, j in pairs], tuple(a.seeds[i] for i, _ in pairs)
+
+
 def resolve_ref(plan: Plan, table: str, rid, split: str = "test") -> PlannedRow:
-    """A row by id, or ``"best"``: the table's row with the highest top-1 on ``split``."""
+    """A row by id, or ``"best"``: the table's row with the highest top-1 on ``split``, averaged over its seeds."""
     if rid != "best":
         return plan.row(table, rid)
-    return max(plan.rows[table], key=lambda r: row_logits(plan, r, split).top1)
+    return max(plan.rows[table], key=lambda r: float(np.mean([x.top1 for x in row_seed_logits(plan, r, split)])))
 
 
 def classes(plan: Plan) -> list[str]:
@@ -100,7 +131,7 @@ def row_cost(plan: Plan, row: PlannedRow) -> tuple[int | None, float | None]:
 
 
 def histories(plan: Plan, table: str) -> dict[str, list[dict]]:
-    """Per-epoch metrics of each row's run (and the base it fine-tuned from, once)."""
+    """Per-epoch metrics of each row's first-seed run (and the base it fine-tuned from, once)."""
     out = {}
     for r in plan.rows[table]:
         if not r.run:

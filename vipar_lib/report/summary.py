@@ -25,6 +25,10 @@ def _num(x):
     return None if not np.isfinite(x) else round(x, 3)
 
 
+def _nums(xs):
+    return [_num(x) for x in xs] if isinstance(xs, (list, tuple)) else []
+
+
 def chance_table(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """How far above chance each trained model is (Tables 1 and 2): mean per-class accuracy / chance."""
     c = chance(plan)
@@ -32,7 +36,7 @@ def chance_table(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for name in ("table1", "table2"):
         for _, r in tables[name].iterrows():
             rows.append({"table": name, "id": r["id"], "method": r["method"],
-                         "mean per-class (%)": round(r["mean_class"], 1), "× chance": round(r["mean_class"] / c, 2),
+                         "mean per-class (%)": f"{r['mean_class']:.1f}", "× chance": f"{r['mean_class'] / c:.1f}",
                          "≥ 3× chance": "yes" if r["mean_class"] >= 3 * c else "no"})
     return pd.DataFrame(rows)
 
@@ -50,17 +54,21 @@ def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.Data
                          "reference": None if r.get("reference") is None else str(r.get("reference")),
                          "effect": _num(r.get("effect")), "effect_low": _num(r.get("effect_low")),
                          "effect_high": _num(r.get("effect_high")), "paper_effect": _num(r.get("paper_effect")),
+                         "seeds": int(r.get("seeds", 1)), "run_seeds": _nums(r.get("run_seeds")),
+                         "run_sd": _num(r.get("run_sd")), "effect_seeds": _nums(r.get("effect_seeds")),
+                         "effect_sd": _num(r.get("effect_sd")), "resamples": r.get("resamples", ""),
                          "resolved": r.get("resolved", ""), "agrees": r.get("agrees", ""),
                          "params": _num(r.get("params")), "gflops": _num(r.get("gflops"))})
     t4 = tables["table4"]
     best = t4.sort_values("run", ascending=False).iloc[0]
     out = {"profile": plan.study.profile, "reading": plan.study.reading, "synthetic": plan.study.synthetic,
-           "classes": len(classes(plan)),
+           "classes": len(classes(plan)), "seeds": {t: list(plan.study.seed_list(t)) for t in ("table1", "table2")},
            "chance": round(c, 3), "rows": rows,
            "best_ensemble": {"id": str(best["id"]), "run": _num(best["run"]), "paper": _num(best["paper"])},
            "findings": json.loads(findings.to_json(orient="records")), "tally": tally(findings)}
     if claim is not None:
-        out["central_claim"] = {k: claim[k] for k in ("claim", "rows", "videos", "accuracy", "gains", "cells",
+        out["central_claim"] = {k: claim[k] for k in ("claim", "rows", "videos", "seeds", "accuracy",
+                                                      "accuracy_per_seed", "gains", "cells", "cells_per_seed",
                                                       "each_has_what_the_other_lacks", "sum_beats_both")}
     p = plan.study.reports_path / "summary.json"
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -75,12 +83,15 @@ def conclusions(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFr
     below = [f"{r['id']} ({r['mean_class'] / c:.1f}×)" for _, r in models.iterrows() if r["mean_class"] < 3 * c]
     at_chance = [str(r["id"]) for _, r in models.iterrows() if r["ci_low"] <= c]
     t = tally(findings)
-    kind = "synthetic demo data" if plan.study.synthetic else "this data"
+    kind = f"synthetic data, profile {plan.study.profile}" if plan.study.synthetic else "this data"
+    basis = (f"by this run's {t['seeds']} seeds (95% interval over seeds and test videos excludes 0)" if t["seeds"] > 1
+             else "by a single run (paired 95% interval over test videos only excludes 0; a rerun with another seed "
+                  "may not agree)")
     lines = [f"**What this run shows** (computed; chance is {c:.1f}% with {len(classes(plan))} classes, {kind}).",
              f"- Models of Tables 1–2 below 3× chance (mean per-class): {', '.join(below) or 'none'}.",
              f"- Models whose top-1 interval includes chance: {', '.join(at_chance) or 'none'}.",
-             f"- Of {t['findings']} findings of the paper checked here, {t['resolved']} are resolved by this run "
-             f"(paired 95% interval excludes 0): {t['agree']} go the paper's way, {t['against']} against it; "
+             f"- Of {t['findings']} findings of the paper checked here, {t['resolved']} are resolved {basis}: "
+             f"{t['agree']} go the paper's way, {t['against']} against it; "
              f"{t['findings'] - t['resolved']} are not resolved and say nothing either way."]
     if claim is not None:
         g = claim["gains"]
@@ -88,8 +99,9 @@ def conclusions(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFr
                      f"{claim['accuracy']['diff']:.1f}%, sum {claim['accuracy']['sum']:.1f}%; the sum "
                      + ("beats both (resolved)." if claim["sum_beats_both"] else "does not beat both with a resolved "
                         f"margin (gain over RGB {g['rgb']['gain']:+.1f}, over Diff {g['diff']['gain']:+.1f}).")
-                     + f" {claim['cells']['only RGB right']} videos are right only with RGB, "
-                       f"{claim['cells']['only Diff right']} only with Diff.")
+                     + f" {claim['cells']['only RGB right']:.0f} videos are right only with RGB, "
+                       f"{claim['cells']['only Diff right']:.0f} only with Diff"
+                     + (" (means over seeds)." if len(claim.get("seeds", [])) > 1 else "."))
     if at_chance:
         lines.append("- Where a model stays at chance, the differences built on it carry no information about the "
                      "paper's claims.")

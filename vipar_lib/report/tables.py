@@ -1,11 +1,17 @@
 """Result tables: each row's accuracy and its *effect* against the table's reference row, beside the paper's.
 
-Columns (percent unless said): the paper's accuracy and its difference to the reference row
-(``paper_effect``); this run's top-1 with a 95% bootstrap interval over test videos, the
-challenge's mean per-class accuracy, the row's difference to the reference row on the **same
-videos** with a *paired* bootstrap interval (``effect``, ``effect_low``, ``effect_high``);
-whether that interval excludes 0 (``resolved``) and whether the effect then goes the paper's way
-(``agrees``); parameters and GFLOPs per clip.
+Every row has one run per seed (``StudyConfig.seeds``). Columns (percent unless said): the paper's
+accuracy and its difference to the reference row (``paper_effect``); this run's top-1, the mean over
+seeds (``run``), each seed's value (``run_seeds``), their SD (``run_sd``) and a 95% interval
+(``ci_low``/``ci_high``); the challenge's mean per-class accuracy (mean over seeds); the row's
+difference to the reference row on the **same videos and seeds** (``effect``, ``effect_seeds``,
+``effect_sd``, ``effect_low``/``effect_high``); whether that interval excludes 0 (``resolved``) and
+whether the effect then goes the paper's way (``agrees``); parameters and GFLOPs per clip.
+
+What an interval resamples is in ``resamples`` (:func:`vipar_lib.metrics.seed_video_interval`)::
+
+    seeds >= 2   seeds and test videos   the verdict survives a rerun with another seed (as far as S seeds tell)
+    seeds == 1   test videos only        the weights are taken as fixed: the verdict is a "single run"'s
 
 How the paper is compared depends on the data (:func:`style_table`):
 
@@ -18,47 +24,68 @@ Numbers are rounded to what their intervals justify (:func:`decimals`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..logits import LogitsFile, align
-from ..metrics import bootstrap_mean, decimals, mean_class_accuracy, predictions, top1
-from ..metrics import paired_difference as _paired
+from ..metrics import Interval, decimals, mean_class_accuracy, predictions, seed_video_interval
 from ..paper import table_meta
 from ..study.plan import Plan
-from .results import row_cost, row_logits
+from .results import row_cost, row_seed_logits
 
-__all__ = ["result_row", "paired_difference", "compare_table", "build_table", "style_table", "save_csv", "decimals",
-           "bootstrap_acc", "reference_of", "SYNTHETIC_BANNER"]
+__all__ = ["result_row", "seed_interval", "compare_table", "build_table", "style_table", "save_csv", "decimals",
+           "reference_of", "verdict", "SYNTHETIC_BANNER", "RESAMPLES_NOTE"]
 
 SYNTHETIC_BANNER = ("These numbers come from SYNTHETIC data (profile {profile}). They test the pipeline and show the "
                     "direction of effects on a toy problem; they are not a reproduction of the paper's UCF101 results.")
+RESAMPLES_NOTE = {"seeds and test videos": "over seeds and test videos (a rerun with another seed is inside it)",
+                  "test videos only": "over test videos only, of a single run (a rerun with another seed is not "
+                                      "inside it)"}
 
 
-def bootstrap_acc(lf: LogitsFile, n: int = 1000, seed: int = 0):
-    """95% percentile-bootstrap interval of top-1 over videos (fractions)."""
-    return bootstrap_mean(predictions(lf.logits) == lf.label, n, seed)
+def _seeds(x) -> list[LogitsFile]:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def paired_difference(lf: LogitsFile, ref: LogitsFile, n: int = 1000, seed: int = 0):
-    """Top-1 of ``lf`` minus ``ref`` and its paired 95% bootstrap interval (same resampled videos)."""
-    al = align([lf, ref])
-    return _paired(al.logits[0], al.logits[1], al.label, n, seed)
+def seed_interval(a: Sequence[LogitsFile] | LogitsFile, b: Sequence[LogitsFile] | LogitsFile | None = None,
+                  n_boot: int = 1000) -> Interval:
+    """Top-1 of ``a`` (or ``a`` minus ``b``), in points, over seeds and test videos.
+
+    ``a``/``b``: one logits file per seed (seed *i* of ``a`` paired with seed *i* of ``b``), or one file.
+    """
+    fa = _seeds(a)
+    fb = _seeds(b) if b is not None else []
+    if fb and len(fb) != len(fa):
+        raise ValueError(f"cannot pair {len(fa)} seeds with {len(fb)}")
+    al = align(fa + fb)
+    right = np.stack([predictions(x) == al.label for x in al.logits]).astype(float)
+    s = len(fa)
+    iv = seed_video_interval(right[:s], right[s:] if fb else None, n_boot, bounds=(-1.0, 1.0) if fb else (0.0, 1.0))
+    return iv.scaled(100)
 
 
-def result_row(row_id, method: str, paper_acc: float | None, lf: LogitsFile | None, params: int | None = None,
+def verdict(iv: Interval) -> str:
+    """'yes' / 'not resolved', with "single run" when the interval covers test videos only."""
+    text = "yes" if iv.resolved else "not resolved"
+    return text if iv.seeds > 1 else f"{text} (single run)"
+
+
+def result_row(row_id, method: str, paper_acc: float | None, lf, params: int | None = None,
                gflops: float | None = None, n_boot: int = 1000, **extra) -> dict:
-    """One table row; accuracies in percent."""
+    """One table row from its logits (one file per seed, or one file); accuracies in percent."""
     out = {"id": row_id, "method": method, **extra, "paper": paper_acc}
     if lf is None:
-        out.update(run=np.nan, run_minus_paper=np.nan, ci_low=np.nan, ci_high=np.nan, mean_class=np.nan)
+        out.update(run=np.nan, run_minus_paper=np.nan, ci_low=np.nan, ci_high=np.nan, mean_class=np.nan, seeds=0,
+                   run_seeds=[], run_sd=np.nan)
     else:
-        lo, hi = bootstrap_acc(lf, n_boot)
-        run = 100 * top1(lf.logits, lf.label)
-        out.update(run=run, run_minus_paper=run - paper_acc if paper_acc is not None else np.nan, ci_low=100 * lo,
-                   ci_high=100 * hi, mean_class=100 * mean_class_accuracy(lf.logits, lf.label))
+        files = _seeds(lf)
+        iv = seed_interval(files, n_boot=n_boot)
+        out.update(run=iv.estimate, run_minus_paper=iv.estimate - paper_acc if paper_acc is not None else np.nan,
+                   ci_low=iv.low, ci_high=iv.high, resamples=iv.resamples, seeds=iv.seeds,
+                   run_seeds=list(iv.per_seed), run_sd=iv.seed_sd,
+                   mean_class=100 * float(np.mean([mean_class_accuracy(f.logits, f.label) for f in files])))
     out.update(params=params, gflops=gflops)
     return out
 
@@ -76,36 +103,40 @@ def reference_of(table: str) -> Callable[[dict, list[dict]], object]:
     return lambda row, rows: ref
 
 
+_EFFECT_COLS = ("reference", "paper_effect", "effect", "effect_low", "effect_high", "effect_seeds", "effect_sd",
+                "effect_resamples", "resolved", "agrees")
+
+
+def _effect(r: dict, rid, papers: dict, lf, ref_lf, n_boot: int) -> dict:
+    known = rid in papers and r["paper"] is not None and papers[rid] is not None
+    pe = r["paper"] - papers[rid] if known else np.nan
+    out = {"reference": rid, "paper_effect": pe, "effect": np.nan, "effect_low": np.nan, "effect_high": np.nan,
+           "effect_seeds": [], "effect_sd": np.nan, "effect_resamples": "", "agrees": "",
+           "resolved": "reference" if r["id"] == rid else ""}
+    if rid is None or r["id"] == rid or lf is None or ref_lf is None:
+        return out
+    iv = seed_interval(lf, ref_lf, n_boot)
+    out.update(effect=iv.estimate, effect_low=iv.low, effect_high=iv.high, effect_seeds=list(iv.per_seed),
+               effect_sd=iv.seed_sd, effect_resamples=iv.resamples, resolved=verdict(iv))
+    if iv.resolved and np.isfinite(pe):
+        out["agrees"] = "yes" if np.sign(iv.estimate) == np.sign(pe) else "no"
+    return out
+
+
 def compare_table(rows: list[dict], logits: dict | None = None, ref=None, n_boot: int = 1000) -> pd.DataFrame:
-    """DataFrame of :func:`result_row` dicts; with ``ref`` (an id, or ``f(row, rows) -> id``), add effects."""
+    """DataFrame of :func:`result_row` dicts; with ``ref`` (an id, or ``f(row, rows) -> id``), add effects.
+
+    ``logits`` maps a row id to its logits: one file per seed (a list) or one file.
+    """
     df = pd.DataFrame(rows)
     if ref is None or not logits:
         return df
     pick = ref if callable(ref) else (lambda row, rows_, _r=ref: _r)
-    cols = {k: [] for k in ("reference", "paper_effect", "effect", "effect_low", "effect_high", "resolved", "agrees")}
     papers = {r["id"]: r["paper"] for r in rows}
-    for r in rows:
-        rid = pick(r, rows)
-        lf, ref_lf = logits.get(r["id"]), logits.get(rid)
-        cols["reference"].append(rid)
-        known = rid in papers and r["paper"] is not None and papers[rid] is not None
-        pe = r["paper"] - papers[rid] if known else np.nan
-        cols["paper_effect"].append(pe)
-        if rid is None or r["id"] == rid or lf is None or ref_lf is None:
-            for k in ("effect", "effect_low", "effect_high"):
-                cols[k].append(np.nan)
-            cols["resolved"].append("reference" if r["id"] == rid else "")
-            cols["agrees"].append("")
-            continue
-        d, lo, hi = paired_difference(lf, ref_lf, n_boot)
-        cols["effect"].append(100 * d)
-        cols["effect_low"].append(100 * lo)
-        cols["effect_high"].append(100 * hi)
-        resolved = lo > 0 or hi < 0
-        cols["resolved"].append("yes" if resolved else "not resolved")
-        cols["agrees"].append(("yes" if np.sign(d) == np.sign(pe) else "no") if resolved and np.isfinite(pe) else "")
-    for k, v in cols.items():
-        df[k] = v
+    effects = [_effect(r, rid, papers, logits.get(r["id"]), logits.get(rid), n_boot)
+               for r in rows for rid in [pick(r, rows)]]
+    for k in _EFFECT_COLS:
+        df[k] = [e[k] for e in effects]
     return df
 
 
@@ -117,7 +148,7 @@ def build_table(plan: Plan, table: str) -> pd.DataFrame:
     n_boot = plan.study.bootstrap
     logits, rows = {}, []
     for r in plan.rows[table]:
-        lf = row_logits(plan, r)
+        lf = row_seed_logits(plan, r)
         logits[r.id] = lf
         params, gflops = row_cost(plan, r)
         extra = {k: r.info[k] for k in _INFO.get(table, ()) if k in r.info}
@@ -133,71 +164,110 @@ def _fmt(x, d: int, sign: bool = False) -> str:
     return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
 
 
+def fmt_ci(lo, hi, d: int, sign: bool = False) -> str:
+    """``[lo, hi]`` at ``d`` decimals; a non-zero bound that would print as 0 gets the decimals it needs
+    (so an interval that excludes 0 never reads ``[-1.1, -0.0]``)."""
+    if lo is None or not np.isfinite(lo):
+        return ""
+
+    def one(x):
+        k = d
+        while x != 0 and round(x, k) == 0 and k < 4:
+            k += 1
+        return _fmt(x, k, sign)
+    return f"[{one(lo)}, {one(hi)}]"
+
+
+def _per_seed(values, d: int, sign: bool = False) -> str:
+    return " · ".join(_fmt(v, d, sign) for v in values) if values is not None and len(values) > 1 else ""
+
+
 def _resolved_text(r) -> str:
     res = r.get("resolved", "")
-    if res == "yes":
+    if res.startswith("yes"):
         sign = "+" if r["effect"] > 0 else "−"
         agree = {"yes": ", as the paper", "no": ", against the paper"}.get(r.get("agrees", ""), "")
-        return f"yes ({sign}{agree})"
+        return f"yes ({sign}{agree})" + (" — single run" if "single run" in res else "")
     return res
 
 
+def _seed_label(df: pd.DataFrame) -> tuple[int, str]:
+    n = int(df["seeds"].max()) if "seeds" in df and len(df) else 1
+    return n, ("seeds × videos" if n > 1 else "test videos")
+
+
+def _effect_columns(df: pd.DataFrame, n: int, where: str) -> dict:
+    d = decimals(float(np.nanmedian(df["effect_high"] - df["effect_low"])))
+    cols = {"vs": [str(x) if x is not None else "" for x in df["reference"]],
+            "this run: Δ top-1" + (f" (mean of {n} seeds)" if n > 1 else ""): [_fmt(e, d, True) for e in df["effect"]]}
+    if n > 1:
+        cols["Δ per seed"] = [_per_seed(v, d, True) for v in df["effect_seeds"]]
+        cols["Δ seed SD"] = [_fmt(v, d) for v in df["effect_sd"]]
+    cols[f"Δ 95% CI ({where})"] = [fmt_ci(lo, hi, d, True) for lo, hi in zip(df["effect_low"], df["effect_high"])]
+    cols["paper: Δ"] = [_fmt(e, 1, True) for e in df["paper_effect"]]
+    cols["resolved?"] = [_resolved_text(r) for _, r in df.iterrows()]
+    return cols
+
+
+def _accuracy_columns(df: pd.DataFrame, n: int, where: str, synthetic: bool) -> dict:
+    d = decimals(float(np.nanmedian(df["ci_high"] - df["ci_low"]))) if len(df) else 1
+    cols = {"this run: top-1 (%)" + (f" (mean of {n} seeds)" if n > 1 else ""): [_fmt(x, d) for x in df["run"]]}
+    if n > 1:
+        cols["top-1 per seed"] = [_per_seed(v, d) for v in df["run_seeds"]]
+        cols["seed SD"] = [_fmt(v, d) for v in df["run_sd"]]
+    cols[f"95% CI ({where})"] = [fmt_ci(lo, hi, d) for lo, hi in zip(df["ci_low"], df["ci_high"])]
+    cols["mean per-class (%)"] = [_fmt(x, d) for x in df["mean_class"]]
+    cols["paper: top-1 (%)"] = [_fmt(x, 1) for x in df["paper"]]
+    if not synthetic:
+        cols["run − paper"] = [_fmt(x, d, True) for x in df["run_minus_paper"]]
+    return cols
+
+
+def _cost_columns(df: pd.DataFrame) -> dict:
+    cols = {}
+    if df["params"].notna().any():
+        cols["params (M)"] = [f"{p / 1e6:.2f}" if p == p and p is not None else "–" for p in df["params"]]
+    if df["gflops"].notna().any():
+        cols["GFLOPs/clip"] = [f"{g:.3g}" if g == g and g is not None else "–" for g in df["gflops"]]
+    return cols
+
+
 def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, chance: float | None = None):
-    """A readable Styler: effect first on synthetic data, intervals in one column, no index, no empty columns."""
-    d_acc = decimals(float(np.nanmedian(df["ci_high"] - df["ci_low"]))) if len(df) else 1
+    """A readable Styler: effect first on synthetic data, intervals in one column, per-seed values beside the
+    mean when there are several seeds, no index, no empty columns."""
+    n, where = _seed_label(df)
     has_effect = "effect" in df and np.isfinite(df["effect"].astype(float)).any()
-    d_eff = decimals(float(np.nanmedian(df["effect_high"] - df["effect_low"]))) if has_effect else 1
     out = pd.DataFrame({"id": df["id"].astype(str)})
     if not {"network", "input", "interval", "view"} <= set(df.columns):    # Table 3's method just repeats them
         out["method"] = df["method"]
     for k in ("network", "input", "interval", "view", "members"):
         if k in df:
             out[k] = df[k].astype(str)
-    eff_cols = {}
-    if has_effect:
-        eff_cols["vs"] = [str(x) if x is not None else "" for x in df["reference"]]
-        eff_cols["this run: Δ top-1"] = [_fmt(e, d_eff, True) for e in df["effect"]]
-        eff_cols["Δ 95% CI"] = [f"[{_fmt(lo, d_eff, True)}, {_fmt(hi, d_eff, True)}]" if np.isfinite(lo) else ""
-                                for lo, hi in zip(df["effect_low"], df["effect_high"])]
-        eff_cols["paper: Δ"] = [_fmt(e, 1, True) for e in df["paper_effect"]]
-        eff_cols["resolved?"] = [_resolved_text(r) for _, r in df.iterrows()]
-    acc_cols = {
-        "this run: top-1 (%)": [_fmt(x, d_acc) for x in df["run"]],
-        "95% CI": [f"[{_fmt(lo, d_acc)}, {_fmt(hi, d_acc)}]" for lo, hi in zip(df["ci_low"], df["ci_high"])],
-        "mean per-class (%)": [_fmt(x, d_acc) for x in df["mean_class"]],
-        "paper: top-1 (%)": [_fmt(x, 1) for x in df["paper"]],
-    }
-    if not synthetic:
-        acc_cols["run − paper"] = [_fmt(x, d_acc, True) for x in df["run_minus_paper"]]
-    cost_cols = {}
-    if df["params"].notna().any():
-        cost_cols["params (M)"] = [f"{p / 1e6:.2f}" if p == p and p is not None else "–" for p in df["params"]]
-    if df["gflops"].notna().any():
-        cost_cols["GFLOPs/clip"] = [f"{g:.3g}" if g == g and g is not None else "–" for g in df["gflops"]]
-    for block in ((eff_cols, acc_cols) if synthetic else (acc_cols, eff_cols)):
+    eff_cols = _effect_columns(df, n, where) if has_effect else {}
+    acc_cols = _accuracy_columns(df, n, where, synthetic)
+    for block in ((eff_cols, acc_cols) if synthetic else (acc_cols, eff_cols)) + (_cost_columns(df),):
         for k, v in block.items():
             out[k] = v
-    for k, v in cost_cols.items():
-        out[k] = v
     out = out.loc[:, [c for c in out.columns if not (out[c].isin(["", "–"]).all())]]
-    cap = caption
+    cap = caption + (f" · {n} seeds per row" if n > 1 else " · one seed per row (single run)")
     if chance is not None:
         cap += f" · chance = {chance:.1f}% top-1"
     text = [c for c in ("id", "method", "network", "input", "view", "members", "vs", "resolved?") if c in out]
     sty = out.style.hide(axis="index").set_properties(subset=text, **{"text-align": "left"})
-    if cap:
-        sty = sty.set_caption(cap)
+    sty = sty.set_caption(cap)
     return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; "
                                                                   "text-align: left; font-size: 1.05em"}])
 
 
 def save_csv(df: pd.DataFrame, path) -> Path:
-    """The table's numbers (rounded to 2 decimals; counts as integers) as CSV."""
+    """The table's numbers (rounded to 2 decimals; counts as integers; per-seed values joined by ';') as CSV."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = df.copy()
     for c in out.columns:
-        if c == "params":
+        if out[c].map(lambda v: isinstance(v, (list, tuple))).any():
+            out[c] = [";".join(f"{x:.2f}" for x in v) if isinstance(v, (list, tuple)) else v for v in out[c]]
+        elif c == "params":
             out[c] = out[c].astype("Int64")
         elif out[c].dtype.kind == "f":
             out[c] = out[c].round(2 if c != "gflops" else 4)

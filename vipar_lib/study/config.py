@@ -13,6 +13,8 @@
     frames:   {slowfast: 8, tsm: 8}                                  # clip length per family
     epochs:   {base: 30, finetune: 8, tsm_single: 15}                # the staged-training schedule (III.B)
     bootstrap: 1000                                                  # resamples for every interval
+    seeds:    3                      # or {table1: 3, table2: 5}: trained seeds per row (train.seed, +1, ...)
+    power:    {seed_sd: {models: 1.0, ...}, budget_gpu_hours: 192}    # assumptions of `vipar power`
 
 ``data``/``train``/``eval`` are the engine's own config types, so a key means the same thing in a
 study and in a single run's params file. The planner fills what differs per table row
@@ -37,7 +39,8 @@ from ..models.registry import resolve_options
 from ..paths import resolve
 from ..typed import ConfigError, from_dict, merge, option, to_dict
 
-__all__ = ["StudyConfig", "DatasetSection", "FramesSection", "EpochsSection", "ReleaseSection", "load_study",
+__all__ = ["StudyConfig", "SeedSD", "PowerSection", "SEEDED_TABLES", "COMPARISONS",
+           "DatasetSection", "FramesSection", "EpochsSection", "ReleaseSection", "load_study",
            "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "TRAIN_LISTS", "MODEL_KEYS",
            "NOTEBOOK_PARAMETERS", "check_notebook_parameters"]
 
@@ -91,6 +94,35 @@ class ReleaseSection:
     lists: str = option("", help="official ucfTrainTestlist/ the released test labels are derived from")
 
 
+#: tables whose rows train runs: ``seeds`` is set per one of these; Tables 3-4 read Table 2's runs
+SEEDED_TABLES = ("table1", "table2")
+#: kinds of comparison, for the power analysis: two models, two test-time views of one model, two ensembles
+COMPARISONS = ("models", "views", "ensembles")
+
+
+@dataclass
+class SeedSD:
+    """Assumed between-seed SD of a paired effect (points of top-1), used until a profile has >= 2 seeds."""
+
+    models: float = option(1.0, ge=0, help="two separately trained models (Tables 1-2): an assumption, not a "
+                                           "measurement; set it from your own seeds when you have them")
+    views: float = option(0.3, ge=0, help="two test-time views of one model (Table 3): an assumption")
+    ensembles: float = option(0.5, ge=0, help="two ensembles, or an ensemble against a single view (Table 4): "
+                                              "an assumption")
+
+
+@dataclass
+class PowerSection:
+    """The assumptions of ``vipar power`` (the measured parts come from the released logits and the run store)."""
+
+    seed_sd: SeedSD = field(default_factory=SeedSD)
+    power: float = option(0.8, gt=0, lt=1, help="probability of resolving the paper's effect")
+    alpha: float = option(0.05, gt=0, lt=1, help="1 - the intervals' coverage")
+    budget_gpu_hours: float = option(192.0, gt=0, help="GPU-hours the recommendation may spend (default: one "
+                                                       "8-GPU node for 24 hours)")
+    max_seeds: int = option(20, ge=1, help="the most seeds per row the analysis considers")
+
+
 @dataclass
 class StudyConfig:
     profile: str = option("smoke", help="the profile's name, shown in every report")
@@ -106,6 +138,11 @@ class StudyConfig:
     frames: FramesSection = field(default_factory=FramesSection)
     epochs: EpochsSection = field(default_factory=EpochsSection)
     bootstrap: int = option(1000, ge=10, help="bootstrap resamples for every interval")
+    seeds: int | dict = option(1, ge=1, help="trained seeds per table row: an int for every trained row, or "
+                                             "{table1: N, table2: M} (Tables 3-4 read Table 2's runs, so they follow "
+                                             "table2); seed i of a row trains with train.seed + i and warm-starts "
+                                             "from its base of the same seed")
+    power: PowerSection = field(default_factory=PowerSection)
     release: ReleaseSection = field(default_factory=ReleaseSection)
     by_model: dict = option(default_factory=dict,
                             help="data/train settings for one kind of run only, keyed slowfast/rgb, slowfast/diff or "
@@ -122,6 +159,15 @@ class StudyConfig:
     @property
     def runs_path(self) -> Path:
         return resolve(self.runs_dir)
+
+    def seed_count(self, table: str) -> int:
+        """How many seeds the rows of ``table`` train (Tables 3-4 follow Table 2)."""
+        key = "table1" if table == "table1" else "table2"
+        return self.seeds if isinstance(self.seeds, int) else int(self.seeds.get(key, 1))
+
+    def seed_list(self, table: str) -> tuple[int, ...]:
+        """The ``train.seed`` values of ``table``'s runs: ``train.seed``, ``train.seed + 1``, ..."""
+        return tuple(self.train.seed + i for i in range(self.seed_count(table)))
 
     def to_dict(self) -> dict:
         return to_dict(self)
@@ -188,12 +234,24 @@ def _check(d: dict, source: str) -> StudyConfig:
                 from_dict(tp, merge(to_dict(getattr(cfg, sec)), inner), f"by_model.{key}.{sec}")
             except ConfigError as e:
                 raise ConfigError(f"{source}: {e}") from None
+    _check_seeds(cfg.seeds, source)
     if cfg.dataset.train_list == "release" and not cfg.release.dir:
         raise ConfigError(f"{source}: dataset.train_list=release reads train22.txt from release.dir; set release.dir")
     if cfg.train.micro_batch and cfg.train.batch_size % cfg.train.micro_batch:
         raise ConfigError(f"{source}: train.micro_batch={cfg.train.micro_batch} must divide "
                           f"train.batch_size={cfg.train.batch_size}")
     return cfg
+
+
+def _check_seeds(seeds, source: str) -> None:
+    if isinstance(seeds, dict):
+        bad = sorted(set(seeds) - set(SEEDED_TABLES))
+        if bad:
+            raise ConfigError(f"{source}: seeds.{bad[0]}: unknown table; seeds are set per {list(SEEDED_TABLES)} "
+                              "(Tables 3-4 read Table 2's runs)")
+        for k, v in seeds.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{source}: seeds.{k}={v!r} must be an integer >= 1")
 
 
 def load_study(profile: str = "smoke", overrides: dict | None = None, params_dir: Path | None = None) -> StudyConfig:

@@ -42,6 +42,7 @@ DECODE_FPS_PER_CORE = 3000
 @dataclass
 class RunCost:
     name: str
+    seed: int                 # train.seed (the plan's seed axis)
     model: str
     input: str
     frames: int
@@ -121,8 +122,8 @@ def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
         decode += sum(sizes[s] * k * (t + extra) for s, _, k in groups)
         state = "finished" if (run.dir / "final.json").is_file() else "started" if (run.dir / "last.pt").is_file() \
             else "to train"
-        rows.append(RunCost(run.name, cfg.model.name, cfg.data.input_type, t, cfg.train.epochs, clips, fwd, params,
-                            train_pflop, eval_pflop, decode / 1e6, state))
+        rows.append(RunCost(run.name, cfg.train.seed, cfg.model.name, cfg.data.input_type, t, cfg.train.epochs, clips,
+                            fwd, params, train_pflop, eval_pflop, decode / 1e6, state))
     tflops = throughput_tflops or ASSUMED_TFLOPS
     cores = decode_cores or max(1, study.data.workers)
     todo = [r for r in rows if r.state != "finished"]
@@ -146,7 +147,9 @@ def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
 
 
 def format_cost(c: dict) -> str:
-    lines = [f"profile {c['profile']} ({c['reading']} reading): {len(c['runs'])} runs, {c['evaluations']} logits files "
+    seeds = sorted({r["seed"] for r in c["runs"]})
+    lines = [f"profile {c['profile']} ({c['reading']} reading): {len(c['runs'])} runs over {len(seeds)} seed(s) "
+             f"{seeds}, {c['evaluations']} logits files "
              f"({c['evaluations_done']} in the run store); split sizes {c['split_sizes']} from {c['split_source']}",
              f"{'run':30} {'model':22} {'in':4} {'T':>3} {'ep':>3} {'clips/ep':>8} {'GFLOP/clip':>10} "
              f"{'train PFLOP':>11} {'eval PFLOP':>10} {'decode Mfr':>10}  state"]

@@ -15,6 +15,13 @@ Protocols (III.B), each a reading of the paper::
               interval; interval 2 reads frames 2 apart from the model trained on random interval 1/2
     Table 4   sums of Table-3 logits (test), and a greedy ensemble chosen on validation
 
+Seeds are an axis of the plan (``StudyConfig.seeds``): every trained row has one run per seed
+``train.seed + i``, named ``<row>_s<seed>`` (seed 0 keeps the name and hash a run had before seeds),
+and each fine-tune of seed *i* warm-starts from the base (or TSM single-frame run) of seed *i*::
+
+    base (seed 0) ──► T1.1 … T1.8 (seed 0)      base_s1 ──► T1.1_s1 … T1.8_s1      …
+    Table 3 / Table 4 read the Table-2 runs of every seed, and are computed seed by seed
+
 * "After the accuracy of SlowFast reaches 50%, we saved it as a pre-trained model. Based on this
   pre-trained model we do more research, such as add ... modules": a base trains for
   ``epochs.base``; each row fine-tunes from it for ``epochs.finetune`` (weights of added modules
@@ -46,8 +53,7 @@ from ..typed import merge, to_dict
 from .config import StudyConfig
 
 __all__ = ["PlannedRun", "EvalRequest", "PlannedRow", "Plan", "plan_study", "split_dir", "video_root", "dataset_id",
-           "COST_FILE",
-           "read_cost"]
+           "seed_suffix", "COST_FILE", "read_cost"]
 
 COST_FILE = "cost.json"      # in a run directory: parameters and GFLOPs per clip length (the executor writes it)
 
@@ -87,16 +93,31 @@ class EvalRequest:
 
 @dataclass(frozen=True)
 class PlannedRow:
-    """A row of one of the paper's tables: what the paper reports and what vipar computes for it."""
+    """A row of one of the paper's tables: what the paper reports and what vipar computes for it.
+
+    Tables 1-3: one run and one test logits file per seed (``runs[i]``, ``evals[i]`` trained with
+    ``seeds[i]``); Table 4: its members (Table-3 rows), summed seed by seed.
+    """
 
     table: str
     id: str | int
     method: str
     paper: float | None
-    run: str = ""                          # Tables 1-3: the run evaluated
-    eval: EvalRequest | None = None        # Tables 1-3: its test logits
+    runs: tuple[str, ...] = ()                 # Tables 1-3: the run of each seed
+    evals: tuple[EvalRequest, ...] = ()        # Tables 1-3: its test logits, per seed
+    seeds: tuple[int, ...] = (0,)              # train.seed of each run (Table 4: of its members)
     members: tuple[tuple[int, float], ...] = ()   # Table 4: (Table-3 row id, weight)
     info: dict = field(default_factory=dict, hash=False, compare=False)   # input, network, view, ...
+
+    @property
+    def run(self) -> str:
+        """The first seed's run ('' for Table 4)."""
+        return self.runs[0] if self.runs else ""
+
+    @property
+    def eval(self) -> EvalRequest | None:
+        """The first seed's test logits (None for Table 4)."""
+        return self.evals[0] if self.evals else None
 
 
 @dataclass
@@ -123,9 +144,9 @@ class Plan:
         for t in tables:
             if t == "table4":
                 for r in self.rows["table3"]:
-                    out += [r.eval, _on(r.eval, "validation")] if self.has_validation else [r.eval]
+                    out += [q for e in r.evals for q in ((e, _on(e, "validation")) if self.has_validation else (e,))]
             else:
-                out += [r.eval for r in self.rows[t]]
+                out += [e for r in self.rows[t] for e in r.evals]
         return list(dict.fromkeys(out))
 
     def runs_for(self, tables=TABLES) -> list[PlannedRun]:
@@ -182,12 +203,17 @@ def video_root(study: StudyConfig) -> Path:
     return root / "UCF-101" if study.dataset.kind == "synthetic" else root
 
 
+def seed_suffix(seed: int) -> str:
+    """A run's name for ``train.seed = seed``: seed 0 keeps the name (and hash) a run had before seeds."""
+    return f"_s{seed}" if seed else ""
+
+
 class _Planner:
     def __init__(self, study: StudyConfig):
         self.s = study
         self.runs: dict[str, PlannedRun] = {}
 
-    def config(self, name: str, model: str, options: dict, input_type: str, clip_len: int | None = None,
+    def config(self, name: str, model: str, options: dict, input_type: str, seed: int, clip_len: int | None = None,
                epochs: int | None = None, init_from: str = "") -> RunConfig:
         s = self.s
         t = clip_len or getattr(s.frames, _family(model), s.frames.slowfast)
@@ -197,13 +223,13 @@ class _Planner:
                                                                  "allow_repeats": s.dataset.train_list == "release"}
         if model.startswith("slowfast") and "num_frames" not in opts:
             opts["num_frames"] = t
-        d = {"name": name, "runs_dir": str(s.runs_path),
+        d = {"name": name + seed_suffix(seed), "runs_dir": str(s.runs_path),
              "data": merge(merge(to_dict(s.data), over.get("data", {})),
                            {"split_dir": str(split_dir(s)), "video_root": str(video_root(s)), "input_type": input_type,
                             "clip_len": t, "dataset_id": dataset_id(s), **listed}),
              "model": {"name": model, "options": opts},
              "train": merge(merge(to_dict(s.train), over.get("train", {})),
-                            {"epochs": epochs or s.train.epochs, "init_from": init_from}),
+                            {"epochs": epochs or s.train.epochs, "init_from": init_from, "seed": seed}),
              "eval": to_dict(s.eval)}
         return config_from_dict(d)
 
@@ -216,19 +242,24 @@ class _Planner:
         self.runs[cfg.name] = PlannedRun(cfg.name, cfg, needs, role)
         return cfg.name
 
-    def base(self, model: str, input_type: str) -> str:
-        cfg = self.config(f"base_{model}_{input_type}", model, {}, input_type, epochs=self.s.epochs.base)
+    def base(self, model: str, input_type: str, seed: int) -> str:
+        cfg = self.config(f"base_{model}_{input_type}", model, {}, input_type, seed, epochs=self.s.epochs.base)
         return self.add(cfg, "base")
 
-    def finetune(self, name: str, model: str, options: dict, input_type: str, base: str) -> str:
-        cfg = self.config(name, model, options, input_type, epochs=self.s.epochs.finetune,
+    def finetune(self, name: str, model: str, options: dict, input_type: str, base: str, seed: int) -> str:
+        cfg = self.config(name, model, options, input_type, seed, epochs=self.s.epochs.finetune,
                           init_from=str(self.runs[base].dir))
         return self.add(cfg, "row", (base,))
 
-    def tsm_single(self, model: str, input_type: str) -> str:
-        cfg = self.config(f"tsm_single_{model}", model, _tsm_options(self.s, False), input_type, clip_len=1,
+    def tsm_single(self, model: str, input_type: str, seed: int) -> str:
+        cfg = self.config(f"tsm_single_{model}", model, _tsm_options(self.s, False), input_type, seed, clip_len=1,
                           epochs=self.s.epochs.tsm_single)
         return self.add(cfg, "single-frame")
+
+    def row(self, table: str, r: dict, method: str, runs: list[str], seeds, view="center", interval=1,
+            info: dict | None = None) -> PlannedRow:
+        evals = tuple(_table_eval(run, self.s, view, interval) for run in runs)
+        return PlannedRow(table, r["id"], method, r["acc"], tuple(runs), evals, tuple(seeds), info=info or {})
 
 
 def _slowfast(study: StudyConfig, depth) -> str:
@@ -243,49 +274,62 @@ def _table_eval(run: str, study: StudyConfig, view="center", interval=1, split="
     return EvalRequest(run, view, interval, split, study.eval.num_clips)
 
 
-def plan_study(study: StudyConfig) -> Plan:
-    """Every run and evaluation of the four tables (see the module docstring for the protocols)."""
-    p = _Planner(study)
-    rows: dict[str, list[PlannedRow]] = {}
-
-    release = study.reading == "release"
+def _table1(p: _Planner) -> list[PlannedRow]:
+    """Every Table-1 row fine-tunes the SlowFast-R50 RGB base of its own seed."""
+    release = p.s.reading == "release"
     key = "release" if release else "options"
-    r50 = _slowfast(study, 50)
-    base = p.base(r50, "rgb")
-    rows["table1"] = []
+    r50, seeds = _slowfast(p.s, 50), p.s.seed_list("table1")
+    rows = []
     for r in paper_rows("table1"):
-        run = p.finetune(f"t1_{r['id'].replace('.', '_')}", r50, r[key], "rgb", base)
+        runs = [p.finetune(f"t1_{r['id'].replace('.', '_')}", r50, r[key], "rgb", p.base(r50, "rgb", sd), sd)
+                for sd in seeds]
         note = r.get("release_note" if release else "reading", "")
-        rows["table1"].append(PlannedRow("table1", r["id"], r["method"], r["acc"], run, _table_eval(run, study),
-                                         info={"options": r[key], "reading": note}))
+        rows.append(p.row("table1", r, r["method"], runs, seeds, info={"options": r[key], "reading": note}))
+    return rows
 
-    final = RELEASE_FINAL if release else next(r for r in paper_rows("table1") if r["id"] == "T1.7")["options"]
-    rows["table2"] = []
-    for r in paper_rows("table2"):
-        if r["family"] == "slowfast":
-            model = _slowfast(study, r["depth"])
-            b = p.base(model, r["input"])
-            same_as_t17 = (model, r["input"]) == (r50, "rgb") and not release
-            name = "t1_T1_7" if same_as_t17 else f"t2_{model}_{r['input']}"
-            run = p.finetune(name, model, final, r["input"], b)
-        else:
-            model = f"tsm_r{r['depth']}"
-            single = p.tsm_single(model, r["input"])
-            run = p.finetune(f"t2_{model}_{'shift' if r['shift'] else 'noshift'}", model,
-                             _tsm_options(study, r["shift"]), r["input"], single)
-        rows["table2"].append(PlannedRow("table2", r["id"], r["method"], r["acc"], run, _table_eval(run, study),
-                                         info={"input": r["input"], "family": r["family"], "depth": r["depth"]}))
 
-    t2 = {r.id: r for r in rows["table2"]}
+def _table2_run(p: _Planner, r: dict, seed: int) -> str:
+    """The run of one Table-2 row and seed: a SlowFast fine-tune of its base, or TSM from its single-frame stage."""
+    release = p.s.reading == "release"
+    if r["family"] == "slowfast":
+        final = RELEASE_FINAL if release else next(x for x in paper_rows("table1") if x["id"] == "T1.7")["options"]
+        model = _slowfast(p.s, r["depth"])
+        same_as_t17 = (model, r["input"]) == (_slowfast(p.s, 50), "rgb") and not release
+        name = "t1_T1_7" if same_as_t17 else f"t2_{model}_{r['input']}"
+        return p.finetune(name, model, final, r["input"], p.base(model, r["input"], seed), seed)
+    model = f"tsm_r{r['depth']}"
+    single = p.tsm_single(model, r["input"], seed)
+    return p.finetune(f"t2_{model}_{'shift' if r['shift'] else 'noshift'}", model, _tsm_options(p.s, r["shift"]),
+                      r["input"], single, seed)
+
+
+def _table2(p: _Planner) -> list[PlannedRow]:
+    seeds = p.s.seed_list("table2")
+    return [p.row("table2", r, r["method"], [_table2_run(p, r, sd) for sd in seeds], seeds,
+                  info={"input": r["input"], "family": r["family"], "depth": r["depth"]})
+            for r in paper_rows("table2")]
+
+
+def _table3(p: _Planner, table2: list[PlannedRow]) -> list[PlannedRow]:
+    """Each Table-3 row evaluates one Table-2 row's runs (every seed) under a view and interval."""
+    t2 = {r.id: r for r in table2}
     models = table_meta("table3")["models"]
-    rows["table3"] = []
+    rows = []
     for r in paper_rows("table3"):
-        run = t2[models[f"{r['network']}/{r['input']}"]].run
-        rows["table3"].append(PlannedRow(
-            "table3", r["id"], f"{r['network']} {r['input']} i{r['interval']} {r['view']}", r["acc"], run,
-            _table_eval(run, study, r["view"], r["interval"]),
-            info={"network": r["network"], "input": r["input"], "interval": r["interval"], "view": r["view"]}))
+        src = t2[models[f"{r['network']}/{r['input']}"]]
+        rows.append(p.row("table3", r, f"{r['network']} {r['input']} i{r['interval']} {r['view']}", list(src.runs),
+                          src.seeds, r["view"], r["interval"],
+                          info={"network": r["network"], "input": r["input"], "interval": r["interval"],
+                                "view": r["view"]}))
+    return rows
 
-    rows["table4"] = [PlannedRow("table4", r["id"], r["method"], r["acc"], members=tuple(recipe_members(r)))
-                      for r in paper_rows("table4")]
+
+def plan_study(study: StudyConfig) -> Plan:
+    """Every run and evaluation of the four tables, one run per (row, seed) (module docstring: the protocols)."""
+    p = _Planner(study)
+    rows = {"table1": _table1(p), "table2": _table2(p)}
+    rows["table3"] = _table3(p, rows["table2"])
+    seeds = study.seed_list("table2")
+    rows["table4"] = [PlannedRow("table4", r["id"], r["method"], r["acc"], seeds=seeds,
+                                 members=tuple(recipe_members(r))) for r in paper_rows("table4")]
     return Plan(study, p.runs, rows)
