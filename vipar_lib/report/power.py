@@ -20,6 +20,7 @@ nothing trains. The seed SD is labelled with where it came from (``seed_sd_sourc
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from ..paper import row_ref
 from ..paths import resolve
 from ..study.config import COMPARISONS, StudyConfig
 from ..study.cost import cost_plan
-from ..study.plan import Plan, PlannedRow
+from ..study.plan import Plan, PlannedRow, plan_study
 from .findings import check_findings
 from .results import MissingResult
 
@@ -84,8 +85,8 @@ def _run_hours(cost: dict) -> dict[str, float]:
     return out
 
 
-def _own_seed_sd(plan: Plan) -> dict[str, dict]:
-    """Per finding: this profile's per-seed effects and their SD, when its rows have >= 2 seeds in the run store."""
+def _own_results(plan: Plan) -> dict[str, dict]:
+    """Per finding: this profile's effect, interval and per-seed SD, when the run store has its logits."""
     try:
         df = check_findings(plan)
     except (MissingResult, FileNotFoundError, ValueError):
@@ -93,6 +94,19 @@ def _own_seed_sd(plan: Plan) -> dict[str, dict]:
     return {r["id"]: {"seed_sd": float(r["seed SD"]), "seeds": int(r["seeds"]), "effect": float(r["this run Δ"]),
                       "low": float(r["low"]), "high": float(r["high"]), "resolved": r["resolved"] == "yes"}
             for _, r in df.iterrows()}
+
+
+def _pooled_seed_sd(own: dict, kinds: dict[str, str]) -> dict[str, dict]:
+    """Per kind of comparison: the between-seed SD pooled over that kind's findings (root mean of their variances,
+    sum(S - 1) degrees of freedom) - one finding's SD from 2-3 seeds alone is too noisy to plan with."""
+    out = {}
+    for kind in set(kinds.values()):
+        xs = [o for fid, o in own.items() if kinds.get(fid) == kind and o["seeds"] > 1 and math.isfinite(o["seed_sd"])]
+        if xs:
+            out[kind] = {"seed_sd": math.sqrt(sum(o["seed_sd"] ** 2 for o in xs) / len(xs)),
+                         "findings": len(xs), "seeds": max(o["seeds"] for o in xs),
+                         "df": sum(o["seeds"] - 1 for o in xs)}
+    return out
 
 
 #: where the release and the official lists are looked for when the params' paths do not exist (in order)
@@ -107,30 +121,36 @@ def _first_existing(*paths) -> Path | None:
     return None
 
 
-def _release_halfwidths(study: StudyConfig, alpha: float, release_dir=None, lists_dir=None) -> tuple[dict, dict]:
-    """The test-set half-widths from the released logits: ``release_dir``/``lists_dir`` if given, else the params'
-    ``release.dir``/``release.lists``, else :data:`RELEASE_FALLBACKS`/:data:`LISTS_FALLBACKS`."""
+def _release_paths(study: StudyConfig, release_dir=None, lists_dir=None) -> tuple[Path, Path]:
+    """``release_dir``/``lists_dir`` if given, else the params' ``release.dir``/``release.lists`` (lists: also
+    ``dataset.lists``), else :data:`RELEASE_FALLBACKS`/:data:`LISTS_FALLBACKS`, the first that exists."""
     rd = _first_existing(release_dir, study.release.dir, *RELEASE_FALLBACKS)
     ld = _first_existing(lists_dir, study.release.lists, study.dataset.lists, *LISTS_FALLBACKS)
     if rd is None or ld is None:
+        tried = [x for x in ((release_dir, study.release.dir, *RELEASE_FALLBACKS) if rd is None else
+                             (lists_dir, study.release.lists, study.dataset.lists, *LISTS_FALLBACKS)) if x]
         raise R.ReleasedError(f"power analysis needs the authors' released logits and the official lists: none of "
-                              f"{[x for x in (release_dir, study.release.dir, *RELEASE_FALLBACKS) if x]} "
-                              f"{'exists' if rd is None else 'is a list folder'}; give --release DIR --lists DIR "
+                              f"{[str(x) for x in tried]} exists; give --release DIR --lists DIR "
                               "(`vipar released fetch` clones the release)")
+    return rd, ld
+
+
+def _release_halfwidths(study: StudyConfig, alpha: float, rd: Path, ld: Path) -> tuple[dict, dict]:
     rel = R.load_release(rd, ld, cache_dir=study.runs_path.parent / "released-cache")
     return R.comparison_halfwidths(rel, alpha), {"dir": str(rd), "lists": str(ld), "files": len(rel.files),
                                                  "videos": len(rel.label)}
 
 
-def _finding_row(plan: Plan, f: dict, hw: dict, own: dict, hours: dict, assumed: dict) -> dict:
+def _finding_row(plan: Plan, f: dict, hw: dict, own: dict, pooled: dict, hours: dict, assumed: dict) -> dict:
     p = plan.study.power
     delta, rows = _paper_delta(plan, f)
     kind = hw["kind"]
-    o = own.get(f["id"])
-    if o and o["seeds"] > 1 and math.isfinite(o["seed_sd"]):
-        sd = o["seed_sd"]
-        src = (f"measured: profile {plan.study.profile}, {o['seeds']} seeds"
-               + (" (synthetic data: its seed noise, not UCF101's)" if plan.study.synthetic else ""))
+    o, m = own.get(f["id"]), pooled.get(kind)
+    if m is not None:
+        sd = m["seed_sd"]
+        src = (f"measured: profile {plan.study.profile}, {m['seeds']} seeds, pooled over {m['findings']} {kind} "
+               f"findings ({m['df']} df)" + (" on synthetic data: its seed noise, not UCF101's"
+                                             if plan.study.synthetic else ""))
     else:
         sd, src = assumed[kind], f"assumed (power.seed_sd.{kind}; not measured)"
     se = hw["halfwidth"] / _Z
@@ -182,11 +202,16 @@ def power_analysis(plan: Plan, seed_sd: dict | None = None, release_dir=None, li
     """
     study, p = plan.study, plan.study.power
     assumed = {k: float(getattr(p.seed_sd, k)) for k in COMPARISONS} | {k: float(v) for k, v in (seed_sd or {}).items()}
-    hws, release = _release_halfwidths(study, p.alpha, release_dir, lists_dir)
+    rd, ld = _release_paths(study, release_dir, lists_dir)
+    hws, release = _release_halfwidths(study, p.alpha, rd, ld)
+    if study.dataset.train_list == "release" and not (study.release.dir and resolve(study.release.dir).exists()):
+        # the cost plan sizes the training list from the release's train22.txt: read it where it was found
+        plan = plan_study(replace(study, release=replace(study.release, dir=str(rd))))
     cost = cost_plan(plan, decode_cores=None)
     hours = _run_hours(cost)
-    own = _own_seed_sd(plan)
-    findings = [_finding_row(plan, f, hws[f["id"]], own, hours, assumed) for f in paper_findings()]
+    own = _own_results(plan)
+    pooled = _pooled_seed_sd(own, {fid: h["kind"] for fid, h in hws.items()})
+    findings = [_finding_row(plan, f, hws[f["id"]], own, pooled, hours, assumed) for f in paper_findings()]
     seeds0 = {r.config.train.seed for r in plan.runs.values()}
     study_hours = sum(h for n, h in hours.items() if plan.runs[n].config.train.seed == min(seeds0))
     by = _by_seeds(findings, study_hours, p)

@@ -9,7 +9,8 @@ amount of work::
     dataset   a generated UCF101-layout set of 320x240 XviD AVIs: 2 classes x 3 groups x 1 clip
               -> 2 training videos, 2 validation videos, 2 test videos (group 1 is the test group)
     training  1 epoch per stage, a global batch of 2 clips in micro-batches of 1: one optimisation
-              step per run, gradient accumulation exercised
+              step per run, gradient accumulation exercised; one seed (seeds change no shape; the smoke
+              profile with 2 seeds tests the seed axis end to end)
     reports   runs/dryrun-<profile>/ and reports/dryrun-<profile>/: the real run store is untouched
 
 Numbers from a dry run mean nothing; its reports say "dry run" in the profile name.
@@ -38,4 +39,5 @@ def dry_run_overrides(study: StudyConfig) -> dict:
         "train": {"batch_size": 2, "micro_batch": 1, "val_every": 1, "val_clips": 1},
         "data": {"workers": min(study.data.workers, 1), "cache_decoded": False},
         "bootstrap": 10,
+        "seeds": 1,
     }
