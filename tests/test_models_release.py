@@ -13,7 +13,7 @@ from vipar_lib.engine.checkpoint import save_atomic, warm_start
 from vipar_lib.models import ModelOptionError, create_model, list_models, model_options
 from vipar_lib.models.blocks import ConvThenPool, NonLocal
 from vipar_lib.models.info import count_params
-from vipar_lib.models.slowfast_release import RELEASE_FINAL
+from vipar_lib.models.slowfast_release import RELEASE_DROPOUT, RELEASE_FINAL
 from vipar_lib.models.tsm import TSM_RELEASE, frames_to_images
 from vipar_lib.paper import paper_rows
 
@@ -43,9 +43,11 @@ RELEASE_COUNTS = {
     "t+st+attention": (dict(conv_a="t+st", st_attention=True), 152_169_060, 305_014_836,
                        f"{R1C7} + the commented branch of {REL}:25-27,44-47,55-56 with its non-local block"),
 }
-# Table 1 under the release reading -> the count its options must give (T1.6, TAM, has no release definition).
+# Table 1 under the release reading -> the count its options must give (T1.6, TAM, has no release definition);
+# "T1.7-<name>": the row's documented alternatives (paper_tables.yaml `release_alternatives`).
 TABLE1_COUNTS = {"T1.1": "r1c7", "T1.2": "r1c7+non_local", "T1.3": "r1c7+t+s (+2plus1D)", "T1.4": "r1c7",
-                 "T1.5": "r1c7+non_local", "T1.7": "t+s+st", "T1.7-alt": "final", "T1.8": "t+st+attention"}
+                 "T1.5": "r1c7+non_local", "T1.7": "t+s+st+attention", "T1.7-no_nonlocal": "t+s+st",
+                 "T1.7-released_final": "final", "T1.8": "t+st+attention"}
 TINY_RELEASE = dict(width=16, depths=[1, 1, 1, 1], alpha=4, beta=2, num_frames=8)
 
 
@@ -61,10 +63,11 @@ def test_release_slowfast_parameter_counts(key, depth):
     assert _count(f"slowfast_release_r{depth}", **opts) == {50: r50, 101: r101}[depth]
 
 
-# Table 1 under the release reading, as transcribed (paper_tables.yaml `release`), plus "T1.7-alt":
-# the released network itself, which Table 2 names "+ELU+POOL+(3*3+3*1+1*3)" at T1.7's 73.5
+# Table 1 under the release reading, as transcribed (paper_tables.yaml `release`), plus each row's documented
+# alternatives: T1.7 without the non-local wrap, and the released network itself, which Table 2 names
+# "+ELU+POOL+(3*3+3*1+1*3)" at T1.7's 73.5
 TABLE1_RELEASE = {r["id"]: r["release"] for r in paper_rows("table1")} | {
-    "T1.7-alt": {k: v for k, v in RELEASE_FINAL.items() if k != "dropout"}}
+    f"{r['id']}-{name}": opts for r in paper_rows("table1") for name, opts in r.get("release_alternatives", {}).items()}
 
 
 @pytest.mark.parametrize("row", list(TABLE1_COUNTS))
@@ -76,8 +79,10 @@ def test_table1_release_reading_counts(row):
 
 
 def test_table1_release_mapping_rows():
-    assert set(TABLE1_RELEASE) == {f"T1.{i}" for i in range(1, 9)} | {"T1.7-alt"}
-    assert TABLE1_RELEASE["T1.7-alt"] == {k: v for k, v in RELEASE_FINAL.items() if k != "dropout"}
+    assert set(TABLE1_RELEASE) == {f"T1.{i}" for i in range(1, 9)} | {"T1.7-no_nonlocal", "T1.7-released_final"}
+    assert TABLE1_RELEASE["T1.7-released_final"] == RELEASE_FINAL
+    # T1.7 as the release's lines run it: the 3x3x3 branch inside the non-local block (release:25-27, 44-47, 55-56)
+    assert TABLE1_RELEASE["T1.7"] == {**TABLE1_RELEASE["T1.7-no_nonlocal"], "st_attention": True}
     tam = _count("slowfast_release_r50", **TABLE1_RELEASE["T1.6"])
     assert tam > RELEASE_COUNTS["r1c7"][1]          # TAM: vipar's module, no release count to pin
 
@@ -214,9 +219,10 @@ def test_table1_rows_build_distinct_networks_at_demo_size(reading, depth, depths
     built = {}
     for row, opts in rows.items():
         try:
-            built[row] = repr(create_model(name, num_classes=10, **tiny, **opts))
+            structure = {k: v for k, v in opts.items() if k != "dropout"}    # a dropout alone is no new network
+            built[row] = repr(create_model(name, num_classes=10, **tiny, **structure))
         except ModelOptionError as e:               # refusing is allowed; silently equal is not
-            assert any(f"option {k}" in str(e) for k in opts), str(e)
+            assert any(f"option {k}" in str(e) for k in structure), str(e)
     assert len(built) >= len(rows) - 1
     same = [(a, b) for a in built for b in built if a < b and built[a] == built[b]]
     assert not same, f"{name}: rows build the same network at depths={depths}: {same}"
@@ -254,3 +260,77 @@ def test_tsm_partial_bn_freezes_all_but_the_first_bn():
     assert not any(b.training for b in bns)
     with pytest.raises(ModelOptionError, match="partial_bn=true with zero_init_residual=true"):
         create_model("tsm_r50", partial_bn=True)
+
+
+# -- the release reading's settings (issue 20) ---------------------------------------------------------
+def test_release_dropout_per_table1_row():
+    """T1.1 is r1c7's network, dropout 0.5 (r1c7:55); every other row adds a part of the release's
+    libb/slowfastnet.py, whose SlowFast defaults to 0.6 (:76) and no release script passes another."""
+    assert RELEASE_DROPOUT == 0.6 and RELEASE_FINAL["dropout"] == RELEASE_DROPOUT
+    assert model_options("slowfast_release_r50")["dropout"].default == 0.5
+    for row, opts in TABLE1_RELEASE.items():
+        m = create_model("slowfast_release_r50", num_classes=10, **TINY_RELEASE, **opts)
+        assert m.dropout.p == (0.5 if row == "T1.1" else 0.6), row
+
+
+def test_release_t1_7_runs_its_3x3x3_branch_inside_the_non_local_block():
+    """release:45 calls ``self.non``, which only line 27 defines: NL3DWrapper_xdw(conv3x3) -> bn3x3 -> ELU."""
+    m = create_model("slowfast_release_r50", num_classes=10, **TINY_RELEASE, **TABLE1_RELEASE["T1.7"])
+    k3 = [b.a for stage in (*m.slow, *m.fast) for b in stage if hasattr(b.a, "branch")]
+    assert len(k3) == 6                             # k = 3: slow res4-res5, fast res2-res5 (one block each)
+    for a in k3:
+        conv, nl, bn, act = a.branch
+        assert conv.kernel_size == (3, 3, 3) and isinstance(nl, NonLocal)
+        assert nl.scale == 1.0 and not nl.pool_first          # the release's block (libb/non_local.py)
+        assert isinstance(bn, nn.BatchNorm3d) and isinstance(act, nn.ELU)
+    alt = create_model("slowfast_release_r50", num_classes=10, **TINY_RELEASE, **TABLE1_RELEASE["T1.7-no_nonlocal"])
+    assert not any(isinstance(x, NonLocal) for x in alt.modules())
+
+
+def test_the_release_in_place_sum_cannot_backpropagate_and_vipars_trains():
+    """release:53-56 as written: ``out = self.relu(out)`` (an in-place ELU) then ``out +=out_3x3``. Autograd
+    needs the ELU's output for its gradient, so the in-place sum makes backward fail; vipar's conv a sums
+    out of place, and every branch gets a gradient."""
+    torch.manual_seed(0)
+    m = create_model("slowfast_release_r50", num_classes=10, **TINY_RELEASE, **TABLE1_RELEASE["T1.7"]).train()
+    a = m.fast[1][0].a                               # fast res3: k = 3, the st branch present
+    x = torch.randn(2, a[0].in_channels, 4, 6, 6)
+    out = a[1](a[0](x))                              # t+s convs, bn1
+    out = nn.functional.elu(out, inplace=True)       # self.relu = nn.ELU(inplace=True) (release:37)
+    out += a.branch(x)                               # release:56
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+    m.zero_grad()
+    a(x).square().mean().backward()
+    grads = {name: p.grad for name, p in a.named_parameters()}
+    assert all(g is not None for g in grads.values())
+    # the t, s and 3x3x3 convs learn; inside the non-local block only its zero-initialised output BN does at first
+    for name in ("0.weight", "0.branches.0.weight", "branch.0.weight", "branch.1.bn.weight", "branch.2.weight"):
+        assert grads[name].abs().sum() > 0, name
+
+
+def _default_bound(conv: nn.Conv3d) -> float:
+    """PyTorch's default conv init: kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    return conv.weight[0].numel() ** -0.5
+
+
+def test_mfnet_release_keeps_pytorchs_default_initialisation():
+    """libb/MFnet.py:148 comments out ``initializer.xavier(net=self)`` (and :10-13 its import): the release's
+    MFNet keeps PyTorch's layer defaults; vipar's text-reading MFNet uses Kaiming-normal (fan-out) convs."""
+    torch.manual_seed(0)
+    rel = create_model("mfnet_3d_release", num_classes=10)
+    torch.manual_seed(0)
+    txt = create_model("mfnet_3d", num_classes=10)
+    assert rel.vipar_options["init"] == "pytorch" and txt.vipar_options["init"] == "kaiming"
+    assert count_params(rel) == count_params(txt)
+    rel_convs = [c for c in rel.modules() if isinstance(c, nn.Conv3d)]
+    txt_convs = [c for c in txt.modules() if isinstance(c, nn.Conv3d)]
+    assert all(c.weight.abs().max() <= _default_bound(c) + 1e-7 for c in rel_convs)
+    for rc, tc in zip(rel_convs, txt_convs):        # the stds of the two schemes, on the larger convs
+        if rc.weight.numel() >= 20_000:
+            fan_in, fan_out = rc.weight[0].numel(), rc.weight.shape[0] * rc.weight[0, 0].numel()
+            assert rc.weight.std().item() == pytest.approx((3 * fan_in) ** -0.5, rel=0.05)
+            assert tc.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
+    torch.manual_seed(0)
+    same = create_model("mfnet_3d", num_classes=10, init="pytorch")
+    assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), rel.state_dict().values()))

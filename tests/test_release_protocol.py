@@ -41,6 +41,8 @@ from vipar_lib.engine.config import ConfigError, config_from_dict, config_hash
 from vipar_lib.engine.evaluate import evaluate_run
 from vipar_lib.engine.train import train
 from vipar_lib.logits import load_logits
+from vipar_lib.models import model_options
+from vipar_lib.study import load_study, plan_study
 
 OPENCV = Path(__file__).parent / "data" / "opencv_hls8.npz"
 NO_COLOUR = dict(multiscale=False, corner_crop=False, flip=False, lighting=0.0, contrast=0.0)
@@ -396,6 +398,68 @@ def test_allow_repeats_is_for_the_training_split_only(synth_split, tmp_path):
         f.write(test_line + "\n")
     with pytest.raises(SplitError, match="more than one split"):
         load_split(config_from_dict(_cfg(overlap, tmp_path, tmp_path, data={"allow_repeats": True})))
+
+
+# -- the release reading's plan: dropout, T1.7, reversal (issue 20) ------------------------------------
+def _dropout(cfg) -> float:
+    """The head dropout a run trains with: its option, else the model's default."""
+    return cfg.model.options.get("dropout", model_options(cfg.model.name)["dropout"].default)
+
+
+@pytest.mark.parametrize("profile", ["ucf101-release", "demo-release"])
+def test_release_plan_dropout_per_row_and_t1_7_non_local(profile):
+    """r1c7's 0.5 for the bases and T1.1 (r1c7:55); the release file's 0.6 (release:76) for T1.2-T1.8 and Table 2;
+    T1.7 as the release's lines run: the 3x3x3 branch in the non-local block (release:25-27, 44-47, 55-56)."""
+    plan = plan_study(load_study(profile))
+    t1 = {r.id: plan.runs[r.run].config for r in plan.rows["table1"]}
+    assert _dropout(t1["T1.1"]) == 0.5
+    assert {rid: _dropout(cfg) for rid, cfg in t1.items() if rid != "T1.1"} == {f"T1.{i}": 0.6 for i in range(2, 9)}
+    for r in plan.rows["table2"]:
+        cfg = plan.runs[r.run].config
+        assert _dropout(cfg) == (0.6 if r.info["family"] == "slowfast" else 0.8), r.id    # TSM.py:124
+    assert all(_dropout(run.config) == 0.5 for run in plan.runs.values() if run.role == "base")
+    t17 = t1["T1.7"].model.options
+    assert (t17["conv_a"], t17["st_attention"], t17["activation"], t17["downsample"]) == ("t+s+st", True, "elu", "pool")
+
+
+def _reversal(cfg):
+    a = cfg.data.augment
+    return (True, a.reverse_p) if a.reverse else (False, None)
+
+
+def test_release_plan_reverses_at_random_only_the_diff_clips():
+    """RGB: libb/dataset.py:62 reverses every clip in every mode (never at random); Diff: p 0.5
+    (lastdataset.py:215-216); TSM: never (lastdataset.py:60-61). p 0.5 for RGB is the named alternative."""
+    def kinds(plan):
+        out = {}
+        for run in plan.runs.values():
+            cfg = run.config
+            kind = f"{run.family}/{cfg.data.input_type}"
+            out.setdefault(kind, set()).add(_reversal(cfg))
+        return out
+    assert kinds(plan_study(load_study("ucf101-release"))) == {
+        "slowfast/rgb": {(False, None)}, "slowfast/diff": {(True, 0.5)}, "tsm/rgb": {(False, None)}}
+    alt = plan_study(load_study("ucf101-release", {"data": {"augment": {"reverse": True}}}))
+    assert kinds(alt) == {"slowfast/rgb": {(True, 0.5)}, "slowfast/diff": {(True, 0.5)}, "tsm/rgb": {(False, None)}}
+    demo = plan_study(load_study("demo-release"))    # synthetic direction classes: no reversal, no flip
+    assert kinds(demo) == {k: {(False, None)} for k in ("slowfast/rgb", "slowfast/diff", "tsm/rgb")}
+    for run in demo.runs.values():                   # the release's Diff and TSM crops draw no interval 2
+        assert run.config.data.augment.intervals == ((1, 2) if run.config.data.input_type == "rgb"
+                                                     and run.family == "slowfast" else (1,)), run.name
+
+
+def test_vipar_plan_shows_the_release_settings(release, capsys):
+    """``vipar plan --profile ucf101-release`` prints each run's dropout, T1.7's non-local wrap and the reversal."""
+    from vipar_lib.cli.main import main
+    assert main(["plan", "--profile", "ucf101-release", "--set", f"release.dir={release}"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    lines = {ln.split()[0]: ln for ln in rows if ln.startswith(("t1_", "t2_", "base_"))}
+    assert lines["t1_T1_1"].endswith("  dropout=0.5 no reverse")
+    assert lines["t1_T1_7"].endswith("activation=elu downsample=pool conv_a=t+s+st st_attention=true dropout=0.6 "
+                                     "no reverse")
+    assert lines["t2_slowfast_release_r50_rgb"].endswith("conv_a=t+s dropout=0.6 no reverse")
+    assert lines["t2_slowfast_release_r50_diff"].endswith("conv_a=t+s dropout=0.6 reverse p=0.5")
+    assert "dropout=0.8 no reverse" in lines["t2_tsm_r50_shift"]
 
 
 # -- end to end ---------------------------------------------------------------------------------------

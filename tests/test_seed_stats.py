@@ -7,9 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from vipar_lib import metrics as M
 from vipar_lib.logits import LogitsFile
-from vipar_lib.metrics import (SEEDS_AND_VIDEOS, VIDEOS_ONLY, bootstrap_mean, discordance_halfwidth,
-                               min_detectable_effect, power_of, seed_video_interval, seeds_needed, t_quantile)
 from vipar_lib.report.tables import compare_table, result_row, style_table
 from vipar_lib.study import load_study, plan_study
 from vipar_lib.typed import ConfigError
@@ -37,10 +36,10 @@ def test_seed_aware_interval_covers_the_true_effect_and_the_test_only_one_does_n
     delta, hits_seed, hits_test = 0.05, 0, 0
     for _ in range(200):
         a, b = _simulate(rng, 3, 150, delta, seed_sd=0.10)
-        iv = seed_video_interval(a, b)
-        assert iv.resamples == SEEDS_AND_VIDEOS and iv.seeds == 3
+        iv = M.seed_video_interval(a, b)
+        assert iv.resamples == M.SEEDS_AND_VIDEOS and iv.seeds == 3
         hits_seed += iv.low <= delta <= iv.high
-        lo, hi = bootstrap_mean(a[0] - b[0], 300)             # what the reports did: one run, videos only
+        lo, hi = M.bootstrap_mean(a[0] - b[0], 300)             # what the reports did: one run, videos only
         hits_test += lo <= delta <= hi
     assert hits_seed / 200 >= 0.90
     assert hits_test / 200 < 0.80                             # visibly under-covers
@@ -49,32 +48,32 @@ def test_seed_aware_interval_covers_the_true_effect_and_the_test_only_one_does_n
 def test_interval_with_one_seed_is_the_video_bootstrap_and_says_so():
     rng = np.random.default_rng(1)
     a, b = _simulate(rng, 1, 200, 0.1, 0.0)
-    iv = seed_video_interval(a, b, n_boot=500)
-    lo, hi = bootstrap_mean(a[0] - b[0], 500)
-    assert (iv.low, iv.high) == (lo, hi) and iv.resamples == VIDEOS_ONLY and np.isnan(iv.seed_sd)
+    iv = M.seed_video_interval(a, b, n_boot=500)
+    lo, hi = M.bootstrap_mean(a[0] - b[0], 500)
+    assert (iv.low, iv.high) == (lo, hi) and iv.resamples == M.VIDEOS_ONLY and np.isnan(iv.seed_sd)
     # more seed noise widens the seed-aware interval; the estimate is the mean of the per-seed values
-    quiet = seed_video_interval(*_simulate(np.random.default_rng(3), 4, 200, 0.1, 0.0))
-    noisy = seed_video_interval(*_simulate(np.random.default_rng(3), 4, 200, 0.1, 0.2))
+    quiet = M.seed_video_interval(*_simulate(np.random.default_rng(3), 4, 200, 0.1, 0.0))
+    noisy = M.seed_video_interval(*_simulate(np.random.default_rng(3), 4, 200, 0.1, 0.2))
     assert noisy.high - noisy.low > quiet.high - quiet.low
     assert noisy.estimate == pytest.approx(np.mean(noisy.per_seed))
 
 
 def test_t_quantiles_and_discordance():
-    assert [round(t_quantile(0.975, df), 3) for df in (1, 2, 5, 30, float("inf"))] == \
+    assert [round(M.t_quantile(0.975, df), 3) for df in (1, 2, 5, 30, float("inf"))] == \
         [12.706, 4.303, 2.571, 2.042, 1.96]
     a = np.array([1, 1, 0, 0, 1] * 200, bool)
     b = np.array([1, 0, 1, 0, 1] * 200, bool)
-    disc, hw = discordance_halfwidth(a, b)
+    disc, hw = M.discordance_halfwidth(a, b)
     assert disc == pytest.approx(0.4)
     assert hw == pytest.approx(1.96 * np.sqrt(0.4 / 1000), rel=1e-3)
 
 
 def test_power_grows_with_seeds_and_the_test_set_is_a_floor():
     se = 0.55 / 1.96
-    assert power_of(2.0, 1.0, se, 10) > power_of(2.0, 1.0, se, 3) > power_of(2.0, 1.0, se, 2)
-    assert seeds_needed(3.0, 1.0, se) is not None and seeds_needed(3.0, 1.0, se) >= 2
-    assert seeds_needed(0.2, 1.0, se, max_seeds=50) is None            # below what the test set can resolve
-    mde = [min_detectable_effect(1.0, se, s) for s in (3, 5, 10, 20)]
+    assert M.power_of(2.0, 1.0, se, 10) > M.power_of(2.0, 1.0, se, 3) > M.power_of(2.0, 1.0, se, 2)
+    assert M.seeds_needed(3.0, 1.0, se) is not None and M.seeds_needed(3.0, 1.0, se) >= 2
+    assert M.seeds_needed(0.2, 1.0, se, max_seeds=50) is None            # below what the test set can resolve
+    mde = [M.min_detectable_effect(1.0, se, s) for s in (3, 5, 10, 20)]
     assert mde == sorted(mde, reverse=True) and mde[-1] > (1.96 + 0.84) * se
 
 
@@ -135,7 +134,7 @@ def test_tables_show_per_seed_values_and_judge_with_the_seed_aware_interval():
     df = compare_table(rows, logits, "A", n_boot=300)
     assert df.loc[1, "seeds"] == 3 and len(df.loc[1, "run_seeds"]) == 3 and df.loc[1, "run_sd"] > 0
     assert df.loc[1, "effect"] == pytest.approx(np.mean(df.loc[1, "effect_seeds"]))
-    assert df.loc[1, "effect_resamples"] == SEEDS_AND_VIDEOS
+    assert df.loc[1, "effect_resamples"] == M.SEEDS_AND_VIDEOS
     single = compare_table([result_row(k, k, p, v[0], n_boot=300) for (k, v), p in zip(logits.items(), (70, 71))],
                            {k: v[0] for k, v in logits.items()}, "A", n_boot=300)
     assert single.loc[1, "resolved"] == "yes (single run)"            # seed 0 alone: resolved, on videos only
@@ -154,11 +153,11 @@ def test_vipar_power_answers_offline_for_every_finding(profile, tmp_path, releas
     r = json.loads(out.stdout)
     assert [f["id"] for f in r["findings"]] == [f"F{i}" for i in range(1, 18)]
     for f in r["findings"]:
-        assert {"id", "paper_delta", "test_halfwidth", "test_pairs", "seed_sd", "seed_sd_source", "seeds_needed",
+        assert {"id", "paper_delta", "test_halfwidth", "test_pairs", "seed_sd", "seed_sd_source", "M.seeds_needed",
                 "gpu_hours", "mde"} <= set(f)
         assert 0.3 < f["test_halfwidth"] < 2.0 and f["test_pairs"]              # UCF101's 3,783 videos
         assert f["seed_sd_source"].startswith("assumed")                      # an empty run store: nothing measured
-        assert f["seeds_needed"] is None or (f["seeds_needed"] >= 2 and f["gpu_hours"] > 0)
+        assert f["M.seeds_needed"] is None or (f["M.seeds_needed"] >= 2 and f["gpu_hours"] > 0)
     kinds = {f["id"]: f["kind"] for f in r["findings"]}
     assert kinds["F1"] == "models" and kinds["F13"] == "views" and kinds["F17"] == "ensembles"
     # the views of one model disagree less than two models: a narrower interval

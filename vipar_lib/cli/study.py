@@ -32,7 +32,8 @@ def plan(a):
 @command("run-study", "train and evaluate what a profile's tables need, without the notebooks",
          PROFILE, SET, arg("--tables", nargs="+", choices=TABLES, default=list(TABLES), help="tables to run"))
 def run_study(a):
-    from ..study import execute, load_study, plan_study
+    from ..study import load_study, plan_study
+    from ..study.execute import execute
     p = plan_study(load_study(a.profile, parse_pairs(a.set, "--set")))
     done = execute(p, a.tables, say=print)
     print(f"trained {len(done['trained'])} run(s), reused {done['reused']}, "

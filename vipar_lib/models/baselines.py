@@ -11,7 +11,11 @@
   conv (``mfnet_3d.py``:44, no ``g``) and a dense ``1x1x1`` adapter on the shortcut (:49); the
   others a grouped ``1x3x3``. 7,766,437 parameters at 101 classes, as the anchor. The anchor's
   global pool is a fixed ``AvgPool3d((8, 7, 7))`` (:140) that needs 16x224x224 clips; here it is
-  adaptive so any clip size works (same parameters).
+  adaptive so any clip size works (same parameters). ``init``: ``kaiming`` (default, the text
+  reading: torchvision's Kaiming-normal convs) or ``pytorch`` — PyTorch's own layer defaults, as
+  the release runs it: ``libb/MFnet.py`` comments out both the initializer import (:10-13) and its
+  call (``# initializer.xavier(net=self)``, :148; cypw's Xavier-uniform), so nothing re-initialises
+  the layers. ``mfnet_3d_release`` is MFNet under the release reading: ``init=pytorch``.
 * ``r2plus1d_34_release`` is the release's R(2+1)D (xdw1995/123 ``libb/R2_1D.py`` ``model_r3d``
   :930-942 with ``ResNet_R3D`` :716-857 and ``libb/resnet_r3d_utils.py``): ResNet-34 depth
   (3/4/6/3 basic blocks), every 3x3x3 conv factorised as ``1x3x3`` -> BN -> ReLU -> ``3x1x1`` with
@@ -33,7 +37,8 @@ from .blocks import activation, init_conv_weights, mid_channels
 from .blocks import activation as activation_part  # the option named `activation` shadows the builder
 from .registry import ModelOptionError, Option, register_model
 
-__all__ = ["VideoResNet", "r3d_18", "r2plus1d_18", "r2plus1d_34_release", "MFNet3D", "mfnet_3d"]
+__all__ = ["VideoResNet", "r3d_18", "r2plus1d_18", "r2plus1d_34_release", "MFNet3D", "mfnet_3d", "mfnet_3d_release",
+           "MFNET_INITS"]
 
 
 def _conv3d_simple(cin, cout, mid, stride, act):
@@ -137,8 +142,12 @@ class MFUnit(nn.Module):
         return h + (self.w1(x) if self.w1 is not None else x)
 
 
+MFNET_INITS = ("kaiming", "pytorch")
+
+
 class MFNet3D(nn.Module):
-    def __init__(self, num_classes, width=96, depths=(3, 4, 6, 3), groups=16, stem=16, act=None, dropout=0.0):
+    def __init__(self, num_classes, width=96, depths=(3, 4, 6, 3), groups=16, stem=16, act=None, dropout=0.0,
+                 init="kaiming"):
         super().__init__()
         act = act or activation("relu")
         self.stem = nn.Sequential(nn.Conv3d(3, stem, (3, 5, 5), (1, 2, 2), (1, 2, 2), bias=False),
@@ -155,7 +164,10 @@ class MFNet3D(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(cin, num_classes)
         self.feature_dim = cin
-        init_conv_weights(self)
+        if init == "kaiming":
+            init_conv_weights(self)
+        elif init != "pytorch":                  # pytorch: each layer keeps its own default (libb/MFnet.py:148)
+            raise ValueError(f"init={init!r}; allowed: {list(MFNET_INITS)}")
 
     def forward(self, x):
         return self.fc(self.dropout(self.tail(self.units(self.stem(x))).mean((2, 3, 4))))
@@ -166,13 +178,30 @@ def _check_mfnet(name: str, o: dict) -> None:
         raise ModelOptionError(f"{name}: option width={o['width']} must be a multiple of groups={o['groups']}")
 
 
-@register_model("mfnet", 16, {**BASE_OPTIONS, "width": Option(96, kind=int, ge=1),
-                                "groups": Option(16, kind=int, ge=1, help="fibres (16)")}, check=_check_mfnet)
-def mfnet_3d(num_classes=101, width=96, depths=None, dropout=0.0, activation="relu", groups=16):
-    """MFNet-3D (Chen et al. 2018), 16 fibres."""
+def _mfnet_options(init: str) -> dict:
+    return {**BASE_OPTIONS, "width": Option(96, kind=int, ge=1),
+            "groups": Option(16, kind=int, ge=1, help="fibres (16)"),
+            "init": Option(init, choices=MFNET_INITS, help="kaiming: Kaiming-normal convs (torchvision); pytorch: "
+                                                           "PyTorch's layer defaults, as released (libb/MFnet.py:148)")}
+
+
+def _mfnet(num_classes, width, depths, dropout, activation, groups, init):
     stem = groups * max(1, round(16 * width / 96 / groups))     # 16 at the paper width, a multiple of groups
     return MFNet3D(num_classes, width, depths or (3, 4, 6, 3), groups, stem, activation_part(activation),
-                   dropout)
+                   dropout, init)
+
+
+@register_model("mfnet", 16, _mfnet_options("kaiming"), check=_check_mfnet)
+def mfnet_3d(num_classes=101, width=96, depths=None, dropout=0.0, activation="relu", groups=16, init="kaiming"):
+    """MFNet-3D (Chen et al. 2018), 16 fibres."""
+    return _mfnet(num_classes, width, depths, dropout, activation, groups, init)
+
+
+@register_model("mfnet", 16, _mfnet_options("pytorch"), check=_check_mfnet)
+def mfnet_3d_release(num_classes=101, width=96, depths=None, dropout=0.0, activation="relu", groups=16,
+                     init="pytorch"):
+    """MFNet-3D as released (xdw1995/123 libb/MFnet.py): the same network, PyTorch's default initialisation."""
+    return _mfnet(num_classes, width, depths, dropout, activation, groups, init)
 
 
 class _R3DConv2Plus1D(nn.Sequential):

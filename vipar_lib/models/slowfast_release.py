@@ -51,7 +51,12 @@ A bottleneck (r1c7:10-51, release:11-72)::
 * ``st_attention``: the commented code wraps that ``kxkxk`` conv in the release's non-local block
   (``self.non = NL3DWrapper_xdw(self.conv3x3, planes)``, release:27) — "spatio-temporal attention
   added to 3D convolution" (the file ``libb/slowfast_c3dattention.py`` holds the same network with
-  the non-local import enabled, :9). Needs ``st`` in ``conv_a``.
+  the non-local import enabled, :9). Needs ``st`` in ``conv_a``. The branch's lines only run with
+  it: the forward calls ``self.non(x)`` (release:45), which only line 27 defines, so the release's
+  own T1.7 (``t+s+st``) is ``st_attention=True``. The release sums the branch in place
+  (``out +=out_3x3``, release:56) into the output of an in-place ELU (:53), which autograd refuses
+  to backpropagate ("modified by an inplace operation"); :class:`.blocks.LayersPlusBranch` sums
+  out of place, the only form of that network that trains.
 * ``non_local``: the release's non-local block (:class:`.blocks.NonLocal` with
   ``scaled=False, pool_first=False``, ``libb/non_local.py``:8-87, 152-161) after res3 blocks 0
   and 2 of both pathways (release:106-112, :145-151); in a res3 shorter than 3 blocks only after
@@ -63,11 +68,14 @@ A bottleneck (r1c7:10-51, release:11-72)::
 * ``temporal_module``: ``tam`` puts TANet's TAM after conv a of every block (no release
   counterpart: the release has no TAM; this is the text reading's placement, for Table 1's TAM row).
 * ``width``/``depths``/``alpha``/``beta``/``fast_stride``: sizes (64; 3,4,6,3 or 3,4,23,3; 8; 8; 2)
-  for tiny demo variants; ``dropout`` 0.5 (r1c7:55 — the release's default is 0.6, release:76,
-  which its training scripts keep); ``num_frames`` (64) only sizes TAM.
+  for tiny demo variants; ``dropout`` 0.5 (r1c7:55; the release's :data:`RELEASE_DROPOUT` 0.6 is
+  release:76, which every release script keeps: ``slowfastnet.resnet50(class_num=101)``,
+  trainrgb.py:183, traindiff.py:183); ``num_frames`` (64) only sizes TAM.
 
 :data:`RELEASE_FINAL` is the released final network. Which options each Table-1 row means under
-the release reading is data, beside the text reading's: ``release`` in ``vipar_lib/paper_tables.yaml``.
+the release reading is data, beside the text reading's: ``release`` in ``vipar_lib/paper_tables.yaml``
+(T1.1 is r1c7's network with r1c7's dropout; every other row adds a part of the release's file
+and takes its dropout 0.6).
 """
 from __future__ import annotations
 
@@ -82,7 +90,7 @@ from .blocks import activation as activation_part  # the option named `activatio
 from .registry import ModelOptionError, Option, register_model
 
 __all__ = ["ReleaseParts", "ReleaseBottleneck", "SlowFastRelease", "conv_a_builder", "slowfast_release_r50",
-           "slowfast_release_r101", "RELEASE_FINAL", "CONV_A"]
+           "slowfast_release_r101", "RELEASE_FINAL", "RELEASE_DROPOUT", "CONV_A"]
 
 CONV_A = ("t", "t+s", "t+st", "t+s+st")
 RELEASE_NONLOCAL_BLOCKS = (0, 2)          # res3 blocks followed by a non-local block (release:106-112, :145-151)
@@ -210,9 +218,13 @@ class SlowFastRelease(nn.Module):
         return self.fc(self.dropout(torch.cat([slow.mean((2, 3, 4)), fast.mean((2, 3, 4))], 1)))
 
 
+#: The release's head dropout: ``SlowFast(..., dropout=0.6)`` (release:76; ``libb/slowfast_c3dattention.py``:77),
+#: never overridden by a release script (r1c7's is 0.5, r1c7:55).
+RELEASE_DROPOUT = 0.6
+
 #: The released final network ("SlowFast with ELU, POOL, and 2+1D with k=3"; release file defaults,
 #: as ``trainrgb.py``/``traindiff.py`` build it: ``slowfastnet.resnet50(class_num=101)``).
-RELEASE_FINAL = {"activation": "elu", "downsample": "pool", "conv_a": "t+s", "dropout": 0.6}
+RELEASE_FINAL = {"activation": "elu", "downsample": "pool", "conv_a": "t+s", "dropout": RELEASE_DROPOUT}
 
 RELEASE_OPTIONS = {
     "activation": Option("relu", choices=("relu", "elu"), help="elu: the release's ELU (release:37,101,140)"),
@@ -229,7 +241,7 @@ RELEASE_OPTIONS = {
     "alpha": Option(8, kind=int, ge=1, help="slow pathway: every alpha-th fast frame; lateral temporal stride (8)"),
     "beta": Option(8, kind=int, ge=1, help="fast pathway has width/beta channels (8)"),
     "fast_stride": Option(2, kind=int, ge=1, help="fast pathway: every fast_stride-th clip frame (2)"),
-    "dropout": Option(0.5, kind=float, ge=0, lt=1, help="0.5 as r1c7; the release file's default is 0.6"),
+    "dropout": Option(0.5, kind=float, ge=0, lt=1, help="0.5 as r1c7 (:55); the release file's is 0.6 (release:76)"),
     "num_frames": Option(64, kind=int, ge=1, help="clip frames (sizes TAM only)"),
 }
 

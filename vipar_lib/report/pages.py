@@ -18,8 +18,8 @@ import pandas as pd
 from ..ensemble import greedy_search
 from ..metrics import confusion_matrix
 from ..paper import PAPER_CITATION, table_meta
-from ..study import Plan, StudyConfig, check_notebook_parameters, load_study, plan_study
-from ..study.config import READINGS
+from ..study.config import READINGS, StudyConfig, check_notebook_parameters, load_study
+from ..study.plan import Plan, plan_study
 from . import figures as F
 from .findings import check_findings, style_findings, tally
 from .results import chance, classes, histories, row_logits, row_seed_logits, table_logits, warm_starts

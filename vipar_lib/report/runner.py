@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 
 from .. import REPO_DIR
-from ..study import load_study
+from ..study.config import load_study
 from ..study.dryrun import dry_run_overrides
 from ..typed import merge
 

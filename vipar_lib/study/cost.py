@@ -26,10 +26,10 @@ from ..models.info import model_info
 from ..paper import TABLES
 from ..paths import resolve
 from .config import StudyConfig
-from .plan import Plan, split_dir
+from .plan import Plan, release_list, split_dir
 
-__all__ = ["RunCost", "cost_plan", "format_cost", "split_sizes", "ASSUMED_TFLOPS", "DECODE_FPS_PER_CORE",
-           "VIPRIORS_SIZES"]
+__all__ = ["RunCost", "cost_plan", "format_cost", "run_settings", "split_sizes", "ASSUMED_TFLOPS",
+           "DECODE_FPS_PER_CORE", "VIPRIORS_SIZES"]
 
 #: the challenge split's sizes (shared/data/README.md), used when no list is at hand
 VIPRIORS_SIZES = {"train": 4795, "validation": 4742, "test": 3783}
@@ -54,6 +54,7 @@ class RunCost:
     eval_pflop: float         # the plan's evaluations of this run
     decode_mframes: float     # frames decoded, millions (training + evaluation)
     state: str                # finished | started | to train
+    settings: str = ""        # model options beyond the model's defaults, head dropout, training reversal
 
 
 def split_sizes(study: StudyConfig) -> tuple[dict[str, int], int, str]:
@@ -76,11 +77,33 @@ def split_sizes(study: StudyConfig) -> tuple[dict[str, int], int, str]:
     if ds.train_list == "train+validation":
         sizes = {"train": sizes["train"] + sizes["validation"], "validation": 0, "test": sizes["test"]}
     elif ds.train_list == "release":
-        from .execute import release_list
         lines = [ln for ln in release_list(resolve(study.release.dir)).read_text().splitlines() if ln.strip()]
         sizes = {"train": len(lines), "validation": 0, "test": sizes["test"]}
         source += " and the release's train22.txt"
     return sizes, classes, source
+
+
+def _show(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(map(str, v)) + "]"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def run_settings(cfg) -> str:
+    """One line of what sets a run apart: its model options that differ from the model's defaults (the
+    planner's ``num_frames`` left out), its head dropout, and its training-time reversal."""
+    from ..models import model_options
+    defaults = {k: o.default for k, o in model_options(cfg.model.name).items()}
+    opts = {**defaults, **cfg.model.options}
+    parts = [f"{k}={_show(v)}" for k, v in opts.items()
+             if k not in ("num_frames", "dropout") and v != defaults[k]]
+    if "dropout" in opts:
+        parts.append(f"dropout={_show(opts['dropout'])}")
+    a = cfg.data.augment
+    parts.append(f"reverse p={a.reverse_p:g}" if a.reverse else "no reverse")
+    return " ".join(parts)
 
 
 def _gflops(cache: dict, run, frames: int, num_classes: int) -> tuple[float, int]:
@@ -123,7 +146,7 @@ def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
         state = "finished" if (run.dir / "final.json").is_file() else "started" if (run.dir / "last.pt").is_file() \
             else "to train"
         rows.append(RunCost(run.name, cfg.train.seed, cfg.model.name, cfg.data.input_type, t, cfg.train.epochs, clips,
-                            fwd, params, train_pflop, eval_pflop, decode / 1e6, state))
+                            fwd, params, train_pflop, eval_pflop, decode / 1e6, state, run_settings(cfg)))
     tflops = throughput_tflops or ASSUMED_TFLOPS
     cores = decode_cores or max(1, study.data.workers)
     todo = [r for r in rows if r.state != "finished"]
@@ -152,11 +175,11 @@ def format_cost(c: dict) -> str:
              f"{seeds}, {c['evaluations']} logits files "
              f"({c['evaluations_done']} in the run store); split sizes {c['split_sizes']} from {c['split_source']}",
              f"{'run':30} {'model':22} {'in':4} {'T':>3} {'ep':>3} {'clips/ep':>8} {'GFLOP/clip':>10} "
-             f"{'train PFLOP':>11} {'eval PFLOP':>10} {'decode Mfr':>10}  state"]
+             f"{'train PFLOP':>11} {'eval PFLOP':>10} {'decode Mfr':>10}  {'state':8}  settings"]
     for r in c["runs"]:
         lines.append(f"{r['name']:30} {r['model']:22} {r['input']:4} {r['frames']:3d} {r['epochs']:3d} "
                      f"{r['train_clips']:8d} {r['fwd_gflops']:10.2f} {r['train_pflop']:11.2f} {r['eval_pflop']:10.2f} "
-                     f"{r['decode_mframes']:10.2f}  {r['state']}")
+                     f"{r['decode_mframes']:10.2f}  {r['state']:8}  {r.get('settings', '')}")
     t, d = c["total"], c["to_do"]
     lines += [f"total: {t['train_pflop']:.1f} PFLOP training + {t['eval_pflop']:.1f} PFLOP evaluation; "
               f"{t['decode_mframes']:.1f} M frames decoded (to do: {d['train_pflop'] + d['eval_pflop']:.1f} PFLOP, "

@@ -26,7 +26,7 @@ from ..engine.train import train
 from ..paper import TABLES
 from ..paths import resolve
 from .config import StudyConfig
-from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, dataset_id, split_dir, video_root
+from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, dataset_id, release_list, split_dir, video_root
 
 __all__ = ["Prepared", "prepare_data", "execute", "write_cost", "release_list"]
 
@@ -66,15 +66,6 @@ def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
         S.write_split(split, out)
         marker.write_text(json.dumps(ident))
     return Prepared(split, out, video_root(study))
-
-
-def release_list(release_dir: Path) -> Path:
-    """The release's training list: ``train22.txt`` in a clone, or ``lists/train22.txt`` in a copy of its data."""
-    for p in (release_dir / "train22.txt", release_dir / "lists" / "train22.txt"):
-        if p.is_file():
-            return p
-    raise FileNotFoundError(f"{release_dir}: no train22.txt (a clone of xdw1995/123 has it at its top level; "
-                            "`vipar released fetch` clones it)")
 
 
 def _train_list(study: StudyConfig, split: S.Split) -> S.Split:

@@ -53,7 +53,7 @@ from ..typed import merge, to_dict
 from .config import StudyConfig
 
 __all__ = ["PlannedRun", "EvalRequest", "PlannedRow", "Plan", "plan_study", "split_dir", "video_root", "dataset_id",
-           "seed_suffix", "COST_FILE", "read_cost"]
+           "seed_suffix", "release_list", "COST_FILE", "read_cost"]
 
 COST_FILE = "cost.json"      # in a run directory: parameters and GFLOPs per clip length (the executor writes it)
 
@@ -195,6 +195,15 @@ def dataset_id(study: StudyConfig) -> str:
         return (f"synthetic v{VERSION}: {ds.classes} classes x {ds.groups} groups x {ds.clips} clips, seed {ds.seed}, "
                 f"{ds.size[0]}x{ds.size[1]}; {split}")
     return f"{ds.kind}; {split}" if ds.kind == "ucf101" else ds.kind
+
+
+def release_list(release_dir: Path) -> Path:
+    """The release's training list: ``train22.txt`` in a clone, or ``lists/train22.txt`` in a copy of its data."""
+    for p in (release_dir / "train22.txt", release_dir / "lists" / "train22.txt"):
+        if p.is_file():
+            return p
+    raise FileNotFoundError(f"{release_dir}: no train22.txt (a clone of xdw1995/123 has it at its top level; "
+                            "`vipar released fetch` clones it)")
 
 
 def video_root(study: StudyConfig) -> Path:
