@@ -412,15 +412,22 @@ class Bootstrap:
         return float(lo), float(hi)
 
 
+def _rivals(logits, labels) -> np.ndarray:
+    """Per video, how many other classes score at least as high as the label (ties count against it)."""
+    x = np.asarray(logits)
+    s = x[np.arange(len(labels)), labels]
+    return (x >= s[:, None]).sum(axis=1) - 1
+
+
 def _correct(logits, labels) -> np.ndarray:
-    return (np.argmax(logits, axis=1) == labels).astype(np.float64)
+    """1 where the label's score beats every other class's; a tie with it is not a hit (constant rows: 0)."""
+    return (_rivals(logits, labels) == 0).astype(np.float64)
 
 
 def _top5(logits, labels) -> float:
-    """Top-5 accuracy: the label's score is beaten by fewer than 5 classes (finite logits; ties count right)."""
-    x = np.asarray(logits)
-    s = x[np.arange(len(labels)), labels]
-    return float(np.mean((x > s[:, None]).sum(axis=1) < 5))
+    """Top-5 accuracy: fewer than 5 other classes score at least as high as the label (finite logits; ties count
+    wrong, so a constant row is never a hit)."""
+    return float(np.mean(_rivals(logits, labels) < 5))
 
 
 def _mean_class(correct, labels, num_classes) -> float:
@@ -672,7 +679,7 @@ def greedy_select(logits: Sequence[np.ndarray], labels, num_classes: int, max_me
         cand = None
         for k, x in enumerate(xs):
             t = x if total is None else total + x
-            hit = np.argmax(t, axis=1) == labels
+            hit = _correct(t, labels)
             mc = float(np.mean(np.bincount(labels, weights=hit, minlength=num_classes)[has] / cnt[has]))
             key = (mc, float(hit.mean()))
             if cand is None or key > cand[0]:
@@ -792,7 +799,7 @@ def per_class(logits, labels, classes: Sequence[str], class_ids: Sequence[int] |
     ids = list(class_ids or range(1, c + 1))
     pred = np.argmax(np.asarray(logits), axis=1)
     n = np.bincount(labels, minlength=c)
-    k = np.bincount(labels, weights=(pred == labels), minlength=c)
+    k = np.bincount(labels, weights=_correct(logits, labels), minlength=c)
     rows = [{"class": classes[i], "class_id": int(ids[i]), "videos": int(n[i]), "correct": int(k[i]),
              "accuracy": float(k[i] / n[i]) if n[i] else None} for i in range(c)]
     cm = np.bincount(labels * c + pred, minlength=c * c).reshape(c, c)
