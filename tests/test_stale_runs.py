@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +99,50 @@ def test_ctrl_c_in_train_is_one_line_and_the_run_resumes(synth_root, synth_split
     assert "resum" in again.stderr
     (run,) = (tmp_path / "runs").glob("*/final.json")
     assert torch.load(run.parent / "last.pt", weights_only=True)["epoch"] == 3
+
+
+MINI = """name: mini_rgb
+runs_dir: runs/mini
+data: {split_dir: data/mini/splits, video_root: data/mini/UCF-101, clip_len: 8, crop_size: 32, short_side: 36,
+       workers: 0}
+model: {name: slowfast_r50, options: {width: 8, depths: [1, 1, 1, 1], alpha: 4, beta: 2, num_frames: 8}}
+train: {epochs: 1, batch_size: 8, lr: 0.02, progress: false}
+eval: {num_clips: 1}
+"""
+
+
+def _data(seed: int):
+    for argv in (["synth", "data/mini", "--classes", "3", "--groups", "3", "--clips", "1", "--size", "64x48",
+                  "--seed", str(seed), "--workers", "1", "--quiet"],
+                 ["split", "data/mini/ucfTrainTestlist", "data/mini/splits"]):
+        assert main(argv) == 0, argv
+
+
+def _train(capsys) -> Path:
+    assert main(["train", "mini.yaml"]) == 0
+    return Path(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_a_user_params_file_never_reuses_a_run_trained_on_other_data(tmp_path, monkeypatch, capsys):
+    """#21 case 5: the README's mini.yaml flow, then the same data path generated again with another seed."""
+    monkeypatch.chdir(tmp_path)
+    _data(3)
+    Path("mini.yaml").write_text(MINI)
+    a = _train(capsys)
+    assert main(["evaluate", str(a), "--tta", "center"]) == 0
+    la = a / "logits" / "test-center-i1-k1.npz"
+    stored = yaml.safe_load((a / "config.yaml").read_text())["data"]["dataset_id"]
+    assert stored.startswith("split+videos sha1 ") and len(stored.split()[-1]) == 16
+    assert _train(capsys) == a                                        # the same data: the same run, finished
+    _data(7)                                                          # other videos at the same paths
+    b = _train(capsys)
+    assert b != a and (b / "final.json").is_file()
+    assert yaml.safe_load((b / "config.yaml").read_text())["data"]["dataset_id"] != stored
+    assert main(["evaluate", str(b), "--tta", "center"]) == 0
+    assert (b / "logits" / la.name).read_bytes() != la.read_bytes()
+    # the old run is not evaluated on the new videos: one line that says why
+    capsys.readouterr()
+    assert main(["evaluate", str(a), "--tta", "flip"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"vipar evaluate: error: {a}: its split lists or videos") and len(err.splitlines()) == 1
+    assert not (a / "logits" / "test-flip-i1-k1.npz").exists()

@@ -7,7 +7,9 @@ One logits file per view is written to ``run/logits/`` in the format of :mod:`vi
 **Its name says which checkpoint made it** (issue #21): ``best.pt`` (the default) writes
 ``<split>-<view>-i<interval>-k<clips>.npz``, ``last.pt`` the same name ending ``-last.npz``; a file
 is reused only for the checkpoint its meta names. A missing checkpoint is an error naming the other
-one; evaluation never falls back to it silently.
+one; evaluation never falls back to it silently. A run trained from a user's params file carries the
+fingerprint of its split lists and videos (:mod:`vipar_lib.data.identity`): new logits are computed
+only while they are unchanged.
 
 **Decode once** (issue #12, the default ``decode="once"``). Table 3's views (centre, flip, random
 crop, reverse, normal+reverse concatenated) differ only in what is done to the same frames. For
@@ -42,6 +44,7 @@ import numpy as np
 import torch
 
 from ..data.dataset import ClipDataset, MultiViewDataset, parse_failed
+from ..data.identity import DatasetChangedError, content_tag, split_fingerprint
 from ..data.transforms import EVAL_CROPS, TTA_VIEWS
 from ..logits import CHECKPOINTS, LogitsFile, load_logits, logits_name, save_logits
 from ..paths import resolve
@@ -204,6 +207,20 @@ def _reusable(path: Path, positions: str, crop: str, checkpoint: str) -> bool:
             and meta.get("checkpoint", "best") == checkpoint)
 
 
+def _same_data(run: Path, cfg, progress: bool) -> None:
+    """Refuse to evaluate a run on data other than its own: a run whose ``dataset_id`` carries the fingerprint of
+    its split lists and videos (a user's params file) is evaluated only while they are unchanged."""
+    recorded = content_tag(cfg.data.dataset_id)
+    if recorded is None:
+        return
+    now = split_fingerprint(resolve(cfg.data.split_dir), resolve(cfg.data.video_root), progress=progress)
+    if now != recorded:
+        raise DatasetChangedError(
+            f"{run}: its split lists or videos under {cfg.data.split_dir} and {cfg.data.video_root} changed since it "
+            f"was trained (fingerprint {recorded}, now {now}); `vipar train` on the same params file trains a new run "
+            "on the current data, in its own folder")
+
+
 def _checkpoint_path(run: Path, checkpoint: str) -> Path:
     """``run/<checkpoint>.pt``; missing is an error that names the other checkpoint (never a silent swap)."""
     if checkpoint not in CHECKPOINTS:
@@ -247,6 +264,7 @@ def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, pos
     if not todo:
         return [paths[v] for v in views]
     ck_path = _checkpoint_path(run, checkpoint)
+    _same_data(run, cfg, progress)
     _writable(run / "logits")
     dev = select_device(device)
     model = build_model(cfg, sp.num_classes)
