@@ -35,8 +35,8 @@ from typing import Iterable, Sequence
 
 from .splits import SplitError
 
-__all__ = ["fingerprint", "split_fingerprint", "video_hashes", "content_id", "content_tag", "write_atomic",
-           "folder_lock", "DatasetChangedError", "CACHE_NAME", "SPLIT_LISTS"]
+__all__ = ["fingerprint", "split_fingerprint", "video_hashes", "listed_videos", "content_id", "content_tag",
+           "write_atomic", "folder_lock", "DatasetChangedError", "CACHE_NAME", "SPLIT_LISTS"]
 
 CACHE_NAME = ".video-hashes.json"
 SPLIT_LISTS = ("classInd.txt", "train.txt", "validation.txt", "test.txt")
@@ -151,7 +151,7 @@ def fingerprint(lists: Sequence[Path], video_root: Path, videos: Iterable[str], 
     return h.hexdigest()[:16]
 
 
-def _listed(files: Iterable[Path]) -> list[str]:
+def listed_videos(files: Iterable[Path]) -> list[str]:
     """The first field of every line of the split lists (their video paths), ``\\`` read as ``/``."""
     out = []
     for f in files:
@@ -170,7 +170,7 @@ def split_fingerprint(split_dir: Path, video_root: Path, cache: Path | None = No
     """
     split_dir = Path(split_dir)
     lists = [split_dir / n for n in SPLIT_LISTS]
-    return fingerprint(lists, video_root, _listed(lists[1:]), split_dir / CACHE_NAME if cache is None else cache,
+    return fingerprint(lists, video_root, listed_videos(lists[1:]), split_dir / CACHE_NAME if cache is None else cache,
                        progress)
 
 
