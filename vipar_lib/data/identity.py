@@ -24,6 +24,7 @@ second process waits for the first, then finds its work done.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -67,10 +68,24 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 @contextlib.contextmanager
 def folder_lock(folder: Path):
-    """Hold an exclusive ``flock`` on ``folder/.lock`` for the ``with`` block; a second holder waits."""
+    """Hold an exclusive ``flock`` on ``folder/.lock`` for the ``with`` block; a second holder waits.
+
+    In a folder this process cannot write (a shared, read-only data root or run store) nobody can be
+    writing through it either: the lock is then taken on an existing lock file opened for reading,
+    or not at all, and whatever would be written raises its own error.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        try:
+            fd = os.open(folder / ".lock", os.O_RDONLY)
+        except OSError:
+            yield folder
+            return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield folder

@@ -65,6 +65,7 @@ regenerates when the options, the renderer or the files' content (the fingerprin
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -477,7 +478,8 @@ def prepare(out_dir, progress: bool = True, *, classes: int, groups: int, clips:
         if same and seen.get("fingerprint") in (None, fp):
             if seen.get("fingerprint") is None:
                 seen["fingerprint"] = fp
-                write_atomic(marker, json.dumps(seen).encode())
+                with contextlib.suppress(OSError):          # a read-only data root: checked again next time
+                    write_atomic(marker, json.dumps(seen).encode())
             return seen
         info = _generate(out, classes, groups, clips, seed, None, None, progress, True, tuple(size), force=same)
         record = {"options": opts, "version": VERSION, "info": info, "fingerprint": content_fingerprint(out, progress)}

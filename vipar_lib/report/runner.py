@@ -34,6 +34,7 @@ import hashlib
 import html
 import json
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -240,9 +241,13 @@ def watch_page_units(study) -> None:
 
 def _check_units(out_dir: Path, profile: str, synthetic: bool) -> None:
     status = read_status(out_dir)
-    if status and mark_stale_pages(out_dir, status, profile):
-        (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
-        write_index(out_dir, profile, status, synthetic, NOTEBOOKS if set(status) <= set(NOTEBOOKS) else tuple(status))
+    try:
+        if status and mark_stale_pages(out_dir, status, profile):
+            (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
+            notebooks = NOTEBOOKS if set(status) <= set(NOTEBOOKS) else tuple(status)
+            write_index(out_dir, profile, status, synthetic, notebooks)
+    except OSError as e:                # a read-only reports folder: say so once per cell, never fail the cell
+        print(f"vipar: could not mark the stale pages of {out_dir} ({e.strerror})", file=sys.stderr)
 
 
 def _fmt_s(s: float) -> str:
