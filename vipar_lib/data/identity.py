@@ -117,6 +117,7 @@ def video_hashes(video_root: Path, videos: Iterable[str], cache: Path | None = N
                  progress: bool = True) -> dict[str, str]:
     """``{relative path: sha1 of its bytes, or "missing"}``, reading only videos the cache does not know."""
     root = Path(video_root)
+    base = root.resolve()
     known = _load_cache(cache)
     out, todo = {}, []
     for rel in sorted(set(videos)):
@@ -126,7 +127,7 @@ def video_hashes(video_root: Path, videos: Iterable[str], cache: Path | None = N
         except OSError:
             out[rel] = "missing"
             continue
-        key = str(p.resolve())
+        key = f"{base}/{rel}"
         hit = known.get(key)
         if isinstance(hit, list) and hit[:2] == [st.st_size, st.st_mtime_ns]:
             out[rel] = hit[2]
