@@ -153,7 +153,7 @@ def test_bad_videos_are_skipped_in_training_and_counted_wrong_in_evaluation(brok
     # evaluation: both kept as rows of NaN (counted wrong), listed with reasons; never an abort
     for decode in ("once", "per_view"):
         paths = evaluate_run(run, progress=False, checkpoint="last", decode=decode, force=True)
-        assert [p.name for p in paths] == ["test-center-i1-k2.npz", "test-flip-i1-k2.npz"]
+        assert [p.name for p in paths] == ["test-center-i1-k2-last.npz", "test-flip-i1-k2-last.npz"]
         for p in paths:
             lf = load_logits(p)
             rows = {v: i for i, v in enumerate(load_split_dir(split_dir)["test"])}

@@ -1,7 +1,10 @@
 """#13: wrong input gives one-line errors naming the key or file, never a quiet wrong result."""
+import re
+
 import numpy as np
 import papermill as pm
 import pytest
+import yaml
 
 from vipar_lib import REPO_DIR
 from vipar_lib.cli import main
@@ -68,3 +71,30 @@ def test_a_papermill_parameter_typo_fails_the_first_cell_with_the_allowed_names(
                             parameters={"profile": "smoke", "overrides": {"epochs": {"bse": 1}}}, progress_bar=False)
     assert "epochs.bse" in str(e.value) and "allowed in epochs" in str(e.value)
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("setting,key", [("dataset.classes=500", r"dataset.classes=500 must be >= 1 and <= 16"),
+                                         ("dataset.size=[161,120]", r"dataset.size=\[161, 120\]: .* must be even")])
+def test_settings_the_generator_cannot_make_fail_in_plan_and_the_first_cell(setting, key, tmp_path, capsys):
+    """#21: refused where every setting is checked, not as a ValueError once training starts."""
+    assert main(["plan", "--profile", "smoke", "--set", setting]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vipar plan: error: ") and re.search(key, err) and len(err.splitlines()) == 1
+    k, v = setting.split("=")
+    over = {k.split(".")[0]: {k.split(".")[1]: yaml.safe_load(v)}}
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(REPO_DIR / "notebooks" / "01_module_ablations.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={"profile": "smoke", "overrides": {**over, "runs_dir": str(tmp_path / "runs")}},
+                            progress_bar=False, cwd=str(tmp_path))
+    assert e.value.ename == "ConfigError" and re.search(key, e.value.evalue)
+    assert e.value.source.startswith("from vipar_lib.report import")   # the first cell after the parameters
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_profile_that_is_not_a_name_fails_the_first_cell_naming_the_parameter(tmp_path):
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(REPO_DIR / "notebooks" / "00_data.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={"profile": 3}, progress_bar=False, cwd=str(tmp_path))
+    assert e.value.ename == "ConfigError" and e.value.evalue.startswith("profile=3: expected a profile name")
+    assert "'smoke'" in e.value.evalue and "got int" in e.value.evalue
+    assert e.value.source.startswith("from vipar_lib.report import")

@@ -1,6 +1,7 @@
 """The README's commands run as written, and its interpretation table is the data's."""
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -46,3 +47,19 @@ def test_the_readme_interpretation_table_is_the_data():
     assert README[start:end + len(README_END)] == markdown(), (
         "README's interpretation table differs from vipar_lib/interpretation.yaml: regenerate it with\n"
         "python -c 'from vipar_lib.report.interpretation import markdown; print(markdown())'")
+
+
+def _written(block: str) -> list[str]:
+    """The paths a README block writes where it is typed: --out files, heredocs, synth/split folders, runs_dir."""
+    pats = (r"--out (\S+)", r"cat > (\S+) <<", r"vipar synth (\S+)", r"vipar split \S+ (\S+)", r"runs_dir: ([^,}\s]+)")
+    return sorted({m for p in pats for m in re.findall(p, block)})
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (REPO_DIR / ".git").exists(), reason="needs a git checkout")
+def test_what_the_readme_blocks_write_in_the_checkout_is_ignored_by_git():
+    """#21: the README's CLI block, typed in the repository root, leaves nothing untracked."""
+    paths = [p for b in _tested_blocks() for p in _written(b)]
+    assert {"mini.yaml", "ens.npz", "submission.txt", "ground_truth.txt", "data/mini", "runs/mini"} <= set(paths)
+    for p in paths:
+        r = subprocess.run(["git", "check-ignore", "-q", "--no-index", p], cwd=REPO_DIR)
+        assert r.returncode == 0, f"{p}: written by the README's commands but not covered by .gitignore"

@@ -4,6 +4,7 @@ Tests marked by the ``release`` fixture read the release's data files from share
 (never copied into the tree) and skip cleanly without them.
 """
 import json
+import os
 import re
 from pathlib import Path
 
@@ -189,6 +190,39 @@ def test_a_damaged_catalogued_file_is_reported_not_skipped(tmp_path):
     rel = R.load_release(d, lists)
     assert [Path(p["file"]).name for p in rel.problems] == ["RGB_85_10.txt"]
     assert "empty file" in rel.problems[0]["problem"]
+
+
+def test_entries_that_are_not_files_and_huge_files_are_named_with_why_and_never_read(tmp_path, monkeypatch, capsys):
+    """#21: a loop, a dangling link, a folder and a 2 GB file are left out, and the text output names each one."""
+    from vipar_lib.cli import main
+    lists, sp = _tiny_lists(tmp_path)
+    d = tmp_path / "rel"
+    d.mkdir()
+    x = np.random.default_rng(2).normal(size=(len(sp["test"]), C))
+    _write(d / "good.txt", x)
+    (d / "loop.txt").symlink_to("loop.txt")
+    (d / "dangling.txt").symlink_to("gone.txt")
+    (d / "folder.txt").mkdir()
+    big = _write(d / "big.txt", x)                                     # logits lines first, then 2 GB (sparse)
+    os.truncate(big, 2 * 2**30)
+    real_read = Path.read_bytes
+
+    def guarded(self):
+        assert self.name != "big.txt", "the 2 GB file was read"
+        return real_read(self)
+    monkeypatch.setattr(Path, "read_bytes", guarded)
+    rel = R.load_release(d, lists)
+    assert set(rel.files) == {"good"}
+    why = {Path(p["file"]).name: p["problem"] for p in rel.problems}
+    assert set(why) == {"loop.txt", "dangling.txt", "folder.txt", "big.txt"}
+    assert "loops" in why["loop.txt"] and "dangling symbolic link (to gone.txt" in why["dangling.txt"]
+    assert "folder" in why["folder.txt"] and re.match(r"2,048 MB, more than the 64 MB allowed", why["big.txt"])
+    assert main(["released", str(d), "--lists", str(lists), "--no-cache", "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "sum of all 1 files" in out
+    assert "left out (4 file(s) that could not be read as logits; in no row above" in out
+    for name, reason in why.items():
+        assert f"{d / name}: {reason}" in out, name
 
 
 def test_cache_skips_parsing_on_the_second_load(tmp_path, monkeypatch):

@@ -28,7 +28,8 @@ import numpy as np
 
 from .metrics import mean_class_accuracy, top1
 
-__all__ = ["LogitsFile", "LogitsError", "Aligned", "save_logits", "load_logits", "logits_name", "align"]
+__all__ = ["LogitsFile", "LogitsError", "Aligned", "save_logits", "load_logits", "logits_name", "align",
+           "CHECKPOINTS"]
 
 
 class LogitsError(ValueError):
@@ -55,9 +56,18 @@ class LogitsFile:
         return self.meta.get("classes")
 
 
-def logits_name(split: str, view: str, interval: int, clips: int) -> str:
-    """File name of one evaluation inside a run's ``logits/`` folder."""
-    return f"{split}-{view}-i{interval}-k{clips}.npz"
+CHECKPOINTS = ("best", "last")
+
+
+def logits_name(split: str, view: str, interval: int, clips: int, checkpoint: str = "best") -> str:
+    """File name of one evaluation inside a run's ``logits/`` folder.
+
+    ``best.pt``'s logits keep the plain name (``test-center-i1-k10.npz``); ``last.pt``'s carry the
+    checkpoint (``test-center-i1-k10-last.npz``), so the two never share a file.
+    """
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint={checkpoint!r}; allowed: {list(CHECKPOINTS)}")
+    return f"{split}-{view}-i{interval}-k{clips}" + ("" if checkpoint == "best" else f"-{checkpoint}") + ".npz"
 
 
 def save_logits(path, lf: LogitsFile) -> Path:
@@ -86,10 +96,12 @@ def load_logits(path) -> LogitsFile:
                 raise LogitsError(f"{path}: not a vipar logits file (missing {sorted(missing)})")
             lf = LogitsFile(z["video"].astype(str), z["label"].astype(np.int64), z["logits"].astype(np.float32),
                             json.loads(str(z["meta"])))
-    except (OSError, ValueError, EOFError) as e:
-        if isinstance(e, LogitsError):
-            raise
-        raise LogitsError(f"{path}: not a readable .npz logits file ({e})") from None
+    except LogitsError:
+        raise
+    except Exception as e:          # a truncated or garbled zip: BadZipFile, zlib.error, EOFError, ValueError ...
+        why = " ".join(str(e).split())[:160] or type(e).__name__
+        raise LogitsError(f"{path}: not a readable .npz logits file ({why}); write it again (vipar evaluate "
+                          "--force, or the command that made it)") from None
     if lf.logits.ndim != 2 or len(lf.video) != len(lf.logits) or len(lf.label) != len(lf.logits):
         raise LogitsError(f"{path}: inconsistent shapes: {len(lf.video)} videos, {len(lf.label)} labels, "
                           f"logits {lf.logits.shape}")

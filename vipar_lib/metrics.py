@@ -3,6 +3,11 @@
 The challenge ranks by **mean per-class accuracy** (top-1 averaged over classes). A row of NaN
 logits is a video that could not be decoded: it predicts nothing and counts as wrong.
 
+**Ties count against the model** (pessimistic): a row whose highest score is shared by several
+classes predicts nothing (:func:`predictions` gives -1), and for top-k the true class is a hit only
+when fewer than ``k`` other classes score *at least* as high as it. So a constant row (all zeros,
+say) is never right: it scores 0, at or below chance, never 100% top-5.
+
 Every interval says what it resamples:
 
 * **test videos only** — :func:`bootstrap_mean`, :func:`bootstrap_ci`, :func:`paired_difference`:
@@ -40,9 +45,14 @@ __all__ = ["Interval", "seed_video_interval", "t_quantile", "discordance_halfwid
 
 
 def predictions(logits: np.ndarray) -> np.ndarray:
-    """argmax per row; rows holding NaN (videos that could not be decoded) predict -1 (always wrong)."""
+    """argmax per row; rows holding NaN (videos that could not be decoded) and rows whose maximum is
+    shared by several classes (a tie) predict -1 (always wrong)."""
     logits = np.asarray(logits, dtype=np.float64)
-    pred = np.argmax(np.nan_to_num(logits, nan=-np.inf), axis=1)
+    scores = np.nan_to_num(logits, nan=-np.inf)
+    pred = np.argmax(scores, axis=1)
+    if scores.size:
+        tied = (scores == scores[np.arange(len(scores)), pred][:, None]).sum(axis=1) > 1
+        pred[tied] = -1
     pred[np.isnan(logits).any(axis=1)] = -1
     return pred
 
@@ -53,14 +63,16 @@ def top1(logits, labels) -> float:
 
 
 def topk_accuracy(logits, labels, k: int) -> float:
-    """Fraction of videos whose label is among the ``k`` highest scores (NaN rows count wrong)."""
+    """Fraction of videos whose label is among the ``k`` highest scores: fewer than ``k`` other classes
+    score at least as high as the label (ties count wrong); NaN rows and unknown labels count wrong."""
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels)
     if not len(labels):
         return float("nan")
-    scores = np.nan_to_num(logits, nan=-np.inf)
-    top = np.argpartition(-scores, kth=min(k, scores.shape[1]) - 1, axis=1)[:, :k]
-    hit = (top == labels[:, None]).any(1) & ~np.isnan(logits).any(1)
+    known = labels >= 0
+    true = logits[np.arange(len(labels)), np.where(known, labels, 0)]
+    rivals = (logits >= true[:, None]).sum(axis=1) - 1          # other classes at least as high
+    hit = known & np.isfinite(true) & ~np.isnan(logits).any(1) & (rivals < k)
     return float(hit.mean())
 
 

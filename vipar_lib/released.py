@@ -29,6 +29,7 @@ challenge metric), ``top1_ci_low``/``top1_ci_high`` those of top-1. All accuraci
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -53,6 +54,9 @@ RELEASE_COMMIT = "40c31aa5d0383cb7521acac41dac32c191642988"
 PARSER_VERSION = 1                 # part of the cache key: bump when parsing changes
 _SNIFF_BYTES = 65536
 _MIN_COLUMNS = 10                  # a logits line holds many numbers; lists and submissions hold 2-6 fields
+# a released file is 3,783 lines x 101 numbers, about 4 MB of text; a file 16x that is not one: refused by its size,
+# before it is read (a 2 GB file read whole costs its size in memory, and more to parse)
+MAX_FILE_BYTES = 64 * 2**20
 
 
 class ReleasedError(ValueError):
@@ -133,8 +137,9 @@ def find_logits_files(release_dir) -> tuple[list[Path], list[dict]]:
     Returns ``(logits paths, skipped)`` where ``skipped`` is ``[{"file", "reason"}]`` for the other
     ``.txt`` files. A file named like a catalogued release file is always a logits candidate (so a
     damaged one is reported, not skipped); other files are recognised by their first lines (at least
-    10 fields per line, nearly all numbers). Raises :class:`ReleasedError` when the folder holds no
-    logits file.
+    10 fields per line, nearly all numbers). A ``*.txt`` entry that is not a regular file (a symbolic
+    link that loops or dangles, a folder) is a candidate too, so :func:`load_release` names it and why
+    it was left out. Raises :class:`ReleasedError` when the folder holds no logits file.
     """
     root = Path(release_dir)
     if not root.is_dir():
@@ -144,11 +149,14 @@ def find_logits_files(release_dir) -> tuple[list[Path], list[dict]]:
     paths = []
     for p in sorted(root.rglob("*.txt")):
         rel = p.relative_to(root)
-        if len(rel.parts) > 3 or any(part.startswith(".") for part in rel.parts[:-1]) or not p.is_file():
+        if len(rel.parts) > 3 or any(part.startswith(".") for part in rel.parts[:-1]):
             continue
         paths.append(p)
     found, skipped = [], []
     for p in paths:
+        if not p.is_file():             # a loop, a dangling link, a folder: kept, so that loading names it
+            found.append(p)
+            continue
         why = None if p.stem in known else _sniff(p)
         if why is None:
             found.append(p)
@@ -312,11 +320,34 @@ def _cache_save(cache_dir: Path | None, key: str, arr: np.ndarray) -> None:
             tmp.unlink()
 
 
+def _unreadable(p: Path) -> str | None:
+    """Why ``p`` is left out before reading (not a regular file, or far too large to be logits); None if it is not."""
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link that loops (it leads back to itself); left out"
+        if p.is_symlink():
+            return f"a dangling symbolic link (to {os.readlink(p)}, which does not exist); left out"
+        return f"unreadable ({e.strerror}); left out"
+    if p.is_dir():
+        return "a folder, not a file; left out"
+    if not p.is_file():
+        return "not a regular file; left out"
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return (f"{size / 2**20:,.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB allowed (a released logits file "
+                "is about 4 MB); not read")
+    return None
+
+
 def load_release(release_dir, lists_dir, cache_dir=None) -> Release:
     """Find, parse (or read from ``cache_dir``) and label every logits file of a release folder.
 
     A file that cannot be parsed becomes a ``problems`` record (``{"file", "line", "problem"}``) and is
-    left out; a folder without any logits file raises :class:`ReleasedError`. The cache holds one
+    left out, as does a ``*.txt`` entry that is not a regular file, and a file over
+    :data:`MAX_FILE_BYTES`, refused from its size before it is read; a folder without any logits file
+    raises :class:`ReleasedError`. The cache holds one
     ``.npy`` per file, keyed by the SHA-1 of the file's bytes (and the parser version and shape), so
     a changed file is parsed again and an unchanged one is not.
     """
@@ -337,6 +368,10 @@ def load_release(release_dir, lists_dir, cache_dir=None) -> Release:
             rel.problems.append({"file": str(p), "line": None,
                                  "problem": f"a second file named {p.name}; the first "
                                             f"({rel.files[stem].meta['file']}) is used"})
+            continue
+        why = _unreadable(p)
+        if why is not None:
+            rel.problems.append({"file": str(p), "line": None, "problem": why})
             continue
         try:
             raw = p.read_bytes()
@@ -414,15 +449,22 @@ class Bootstrap:
         return float(lo), float(hi)
 
 
+def _rivals(logits, labels) -> np.ndarray:
+    """Per video, how many other classes score at least as high as the label (ties count against it)."""
+    x = np.asarray(logits)
+    s = x[np.arange(len(labels)), labels]
+    return (x >= s[:, None]).sum(axis=1) - 1
+
+
 def _correct(logits, labels) -> np.ndarray:
-    return (np.argmax(logits, axis=1) == labels).astype(np.float64)
+    """1 where the label's score beats every other class's; a tie with it is not a hit (constant rows: 0)."""
+    return (_rivals(logits, labels) == 0).astype(np.float64)
 
 
 def _top5(logits, labels) -> float:
-    """Top-5 accuracy: the label's score is beaten by fewer than 5 classes (finite logits; ties count right)."""
-    x = np.asarray(logits)
-    s = x[np.arange(len(labels)), labels]
-    return float(np.mean((x > s[:, None]).sum(axis=1) < 5))
+    """Top-5 accuracy: fewer than 5 other classes score at least as high as the label (finite logits; ties count
+    wrong, so a constant row is never a hit)."""
+    return float(np.mean(_rivals(logits, labels) < 5))
 
 
 def _mean_class(correct, labels, num_classes) -> float:
@@ -674,7 +716,7 @@ def greedy_select(logits: Sequence[np.ndarray], labels, num_classes: int, max_me
         cand = None
         for k, x in enumerate(xs):
             t = x if total is None else total + x
-            hit = np.argmax(t, axis=1) == labels
+            hit = _correct(t, labels)
             mc = float(np.mean(np.bincount(labels, weights=hit, minlength=num_classes)[has] / cnt[has]))
             key = (mc, float(hit.mean()))
             if cand is None or key > cand[0]:
@@ -794,7 +836,7 @@ def per_class(logits, labels, classes: Sequence[str], class_ids: Sequence[int] |
     ids = list(class_ids or range(1, c + 1))
     pred = np.argmax(np.asarray(logits), axis=1)
     n = np.bincount(labels, minlength=c)
-    k = np.bincount(labels, weights=(pred == labels), minlength=c)
+    k = np.bincount(labels, weights=_correct(logits, labels), minlength=c)
     rows = [{"class": classes[i], "class_id": int(ids[i]), "videos": int(n[i]), "correct": int(k[i]),
              "accuracy": float(k[i] / n[i]) if n[i] else None} for i in range(c)]
     cm = np.bincount(labels * c + pred, minlength=c * c).reshape(c, c)

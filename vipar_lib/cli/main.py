@@ -2,6 +2,7 @@
 
 Errors a user can cause (a bad params file, a missing video, a logits file that does not match)
 print one line, ``vipar <cmd>: error: ...``, and exit with 2; a mistyped command gets a suggestion.
+Ctrl-C prints one line, ``vipar <cmd>: interrupted; ...`` saying what resumes, and exits with 130.
 """
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from .. import __version__
 from . import data, models, released, runs, study  # noqa: F401  (each registers its commands)
 from .registry import COMMANDS
 
-__all__ = ["main", "build_parser", "user_errors"]
+__all__ = ["main", "build_parser", "user_errors", "INTERRUPTED"]
+
+# what a Ctrl-C leaves behind, per command (the run store keeps every finished step)
+INTERRUPTED = {
+    "train": "; the run resumes from its last finished epoch when you run the same command again",
+    "run-study": "; finished runs are kept and the run in flight resumes from its last finished epoch when you run "
+                 "the same command again",
+    "reproduce": "; finished notebooks and runs are kept; the same command resumes",
+    "evaluate": "; logits files already written are kept; the same command writes the rest",
+    "synth": "; videos already written are kept; the same command writes the rest",
+}
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -68,3 +79,6 @@ def main(argv=None) -> int:
     except BrokenPipeError:          # `vipar plan | head`
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:        # Ctrl-C: one line, and what happens next
+        print(f"vipar {a.cmd}: interrupted" + INTERRUPTED.get(a.cmd, ""), file=sys.stderr)
+        return 130

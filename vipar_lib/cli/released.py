@@ -156,14 +156,14 @@ def render_text(res: dict) -> str:
               f"{pct(sa['top1']):>6} {pct(sa['top5']):>6} {pct(sa['mean_class']):>10}  "
               f"[{pct(sa['ci_low'])}, {pct(sa['ci_high'])}]"]
     if res["problems"]:
-        lines += ["", f"left out ({len(res['problems'])} file(s) that could not be read as logits):"]
+        lines += ["", f"left out ({len(res['problems'])} file(s) that could not be read as logits; in no row above, "
+                      "the sum included):"]
         lines += [f"  {_where(p)}: {p['problem']}" for p in res["problems"]]
     if res.get("uncatalogued"):
         lines.append(f"not in the catalogue (what they hold is unknown): {', '.join(res['uncatalogued'])}")
     if res["skipped"]:
-        lines.append(f"skipped {len(res['skipped'])} other .txt file(s), not logits: "
-                     + ", ".join(Path(s["file"]).name for s in res["skipped"][:6])
-                     + (" ..." if len(res["skipped"]) > 6 else ""))
+        lines.append(f"skipped {len(res['skipped'])} other .txt file(s), not logits:")
+        lines += [f"  {s['file']}: {s['reason']}" for s in res["skipped"]]
     ci = res["ci"]
     cache = res["cache"]
     lines.append(f"intervals: {int(100 * ci['level'])}% {ci['method']}, {ci['resamples']} resamples; "

@@ -39,7 +39,8 @@ def train(a):
          arg("--interval", type=int, choices=(1, 2), default=None, help="frame interval (default: the run's)"),
          arg("--split", choices=("train", "validation", "test"), default=None, help="which split (default: test)"),
          arg("--checkpoint", choices=("best", "last"), default="best",
-             help="which checkpoint to evaluate (default best.pt: the best validation epoch)"),
+             help="which checkpoint to evaluate (default best.pt: the best validation epoch); last.pt's logits files "
+                  "end in -last.npz; a missing checkpoint is an error, never swapped for the other"),
          arg("--force", action="store_true", help="re-evaluate views whose logits file exists"), JSON)
 def evaluate(a):
     from ..engine.evaluate import evaluate_run

@@ -23,7 +23,9 @@ validation share closer to half).
 from __future__ import annotations
 
 import math
+import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -290,20 +292,28 @@ def write_split(split: Split, out_dir: Path) -> list[Path]:
     """Write ``train.txt``, ``validation.txt``, ``test.txt`` and ``classInd.txt``.
 
     Split files hold ``<Class>/<file>.avi <label>`` with the 1-based class id of ``classInd.txt``;
-    a video without a label (-1: the challenge layout's test split) is written with id ``0``.
+    a video without a label (-1: the challenge layout's test split) is written with id ``0``. Each
+    file is replaced atomically.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ids = split.class_ids or list(range(1, split.num_classes + 1))
-    written = []
-    p = out_dir / "classInd.txt"
-    p.write_text("".join(f"{ids[i]} {c}\n" for i, c in enumerate(split.classes)))
-    written.append(p)
+    written = [_write_atomic(out_dir / "classInd.txt", "".join(f"{ids[i]} {c}\n" for i, c in enumerate(split.classes)))]
     for s, rows in split.entries.items():
-        p = out_dir / f"{s}.txt"
-        p.write_text("".join(f"{e.path} {ids[e.label] if e.label >= 0 else 0}\n" for e in rows))
-        written.append(p)
+        written.append(_write_atomic(out_dir / f"{s}.txt",
+                                     "".join(f"{e.path} {ids[e.label] if e.label >= 0 else 0}\n" for e in rows)))
     return written
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    """A uniquely named temporary file renamed over ``path``: a reader sees the old list or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def load_split_dir(split_dir: Path, names: Sequence[str] = SPLITS, allow_duplicates: bool = False) -> Split:

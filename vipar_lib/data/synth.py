@@ -54,20 +54,33 @@ says the rest (what residual frames show: static scenery cancels in ``x[t+1] - x
 
 Deterministic for a seed: every clip's randomness comes from ``(seed, class, group, clip)``, and
 every length is relative to the frame height, so a clip looks the same at any ``size``.
+
+**Several processes at once** (issue #21): :func:`generate` holds ``OUT/.lock`` (``flock``) while
+it writes, so a second process (two notebooks on one fresh data root) waits for the first and then
+finds its videos written; each video goes through a uniquely named temporary file, and leftovers of
+a killed writer are removed. :func:`prepare` is the study's entry: under the same lock it
+regenerates when the options, the renderer or the files' content (the fingerprint of
+:mod:`vipar_lib.data.identity`, recorded in ``OUT/synth.json``) no longer match, so what the study's
+``dataset_id`` says the data is, is what is on disk.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
+import secrets
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from .identity import CACHE_NAME, fingerprint, folder_lock, listed_videos, write_atomic
+
 __all__ = ["default_test_groups", "list_sizes", "CLASSES", "REVERSE_OF", "MIRROR_OF", "SCENE_OF", "MOTION_OF",
-           "SCENES", "generate", "render_clip", "write_avi", "cue_ceilings", "MAX_CLASSES", "VERSION"]
+           "SCENES", "generate", "prepare", "content_fingerprint", "render_clip", "write_avi", "cue_ceilings",
+           "MAX_CLASSES", "VERSION"]
 
 SHAPES = ("disk", "square", "triangle", "ring", "cross")
 PALETTE = np.array([[230, 60, 50], [40, 180, 70], [50, 90, 230], [240, 220, 40], [240, 240, 240], [30, 30, 30]],
@@ -311,7 +324,7 @@ def write_avi(path: Path, frames: np.ndarray, fps: int = FPS, bit_rate: int | No
     path = Path(path)
     if bit_rate is None:
         bit_rate = max(100_000, int(600_000 * frames.shape[1] * frames.shape[2] / (W * H)))
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(3)}.part")     # unique per writer
     with av.open(str(tmp), "w", format="avi") as c:
         s = c.add_stream("mpeg4", rate=fps)
         s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
@@ -355,17 +368,25 @@ def list_sizes(classes: int, groups: int, clips: int, test_groups: int | None = 
 
 def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed: int = 0,
              test_groups: int | None = None, workers: int | None = None, progress: bool = True,
-             group_shared: bool = True, size: tuple[int, int] = (W, H)) -> dict:
-    """Write the dataset. Returns a summary dict.
+             group_shared: bool = True, size: tuple[int, int] = (W, H), force: bool = False) -> dict:
+    """Write the dataset, holding ``out_dir/.lock`` (a second process waits). Returns a summary dict.
 
     Reruns resume: videos already written with the same ``seed``, ``size``, ``group_shared`` and
-    renderer :data:`VERSION` (recorded in ``out_dir/.synth.json``) are kept; otherwise they are
-    rewritten.
+    renderer :data:`VERSION` (recorded in ``out_dir/.synth.json``) are kept; otherwise (or with
+    ``force``) they are rewritten.
 
     Groups ``1..test_groups`` go to ``testlist01.txt`` and the rest to ``trainlist01.txt``, as
     UCF101's split 1 puts groups 1-7 of 25 in test (default: ``round(groups * 7 / 25)``, at least 1).
     ``size`` is the frame (width, height): UCF101's 320x240 by default.
     """
+    with folder_lock(Path(out_dir)):
+        return _generate(Path(out_dir), classes, groups, clips, seed, test_groups, workers, progress, group_shared,
+                         size, force)
+
+
+def _generate(out: Path, classes: int, groups: int, clips: int, seed: int, test_groups: int | None,
+              workers: int | None, progress: bool, group_shared: bool, size: tuple[int, int], force: bool) -> dict:
+    """:func:`generate`'s work; the caller holds the folder's lock."""
     if not 1 <= classes <= MAX_CLASSES:
         raise ValueError(f"classes={classes}; allowed 1..{MAX_CLASSES}")
     if groups < 2 or clips < 1:
@@ -373,7 +394,6 @@ def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed:
     size = (int(size[0]), int(size[1]))
     if size[0] < 16 or size[1] < 16 or size[0] % 2 or size[1] % 2:
         raise ValueError(f"size={size}: width and height must be even and >= 16")
-    out = Path(out_dir)
     names = list(CLASSES[:classes])
     names_sorted = sorted(names)                  # classInd.txt is alphabetical, like UCF101
     test_groups = test_groups if test_groups is not None else default_test_groups(groups)
@@ -381,10 +401,12 @@ def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed:
         raise ValueError(f"test_groups={test_groups}; allowed 1..{groups - 1}")
     for c in names:
         (out / "UCF-101" / c).mkdir(parents=True, exist_ok=True)
+        for part in (out / "UCF-101" / c).glob("*.part"):     # a killed writer's; no writer lives: we hold the lock
+            part.unlink(missing_ok=True)
     marker = out / ".synth.json"
     made_by = {"version": VERSION, "seed": seed, "size": list(size), "group_shared": group_shared}
     try:
-        stale = json.loads(marker.read_text()) != made_by
+        stale = force or json.loads(marker.read_text()) != made_by
     except (OSError, ValueError):
         stale = True                              # no record: videos there are not known to match
     jobs = [(out, c, seed, CLASSES.index(c), g, k, group_shared, size) for c in names_sorted
@@ -392,7 +414,7 @@ def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed:
     if stale:       # remove what this call would write, then record the settings (an interrupted run resumes)
         for j in jobs:
             _video_path(out, j[1], j[4], j[5]).unlink(missing_ok=True)
-        marker.write_text(json.dumps(made_by))
+        write_atomic(marker, json.dumps(made_by).encode())
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     it = map(_job, jobs) if workers == 1 else None
     if workers > 1:
@@ -408,16 +430,58 @@ def generate(out_dir, classes: int = 10, groups: int = 10, clips: int = 3, seed:
     lists = out / "ucfTrainTestlist"
     lists.mkdir(parents=True, exist_ok=True)
     crlf = "\r\n"
-    (lists / "classInd.txt").write_bytes(
-        "".join(f"{i} {c}{crlf}" for i, c in enumerate(names_sorted, 1)).encode())
+    write_atomic(lists / "classInd.txt", "".join(f"{i} {c}{crlf}" for i, c in enumerate(names_sorted, 1)).encode())
     train, test = [], []
     for i, c in enumerate(names_sorted, 1):
         for g in range(1, groups + 1):
             for k in range(1, clips + 1):
                 rel = f"{c}/v_{c}_g{g:02d}_c{k:02d}.avi"
                 (test if g <= test_groups else train).append((rel, i))
-    (lists / "trainlist01.txt").write_bytes("".join(f"{p} {i}{crlf}" for p, i in train).encode())
-    (lists / "testlist01.txt").write_bytes("".join(f"{p}{crlf}" for p, _ in test).encode())
+    write_atomic(lists / "trainlist01.txt", "".join(f"{p} {i}{crlf}" for p, i in train).encode())
+    write_atomic(lists / "testlist01.txt", "".join(f"{p}{crlf}" for p, _ in test).encode())
     return {"root": str(out), "videos": len(jobs), "classes": names_sorted, "train_list": len(train),
             "test_list": len(test), "test_groups": test_groups, "size": list(size), "version": VERSION,
             "cue_ceilings": cue_ceilings(names)}
+
+
+def content_fingerprint(out_dir, progress: bool = True) -> str:
+    """The :func:`~vipar_lib.data.identity.fingerprint` of the official-format lists and every video they name."""
+    out = Path(out_dir)
+    lists = [out / "ucfTrainTestlist" / n for n in ("classInd.txt", "trainlist01.txt", "testlist01.txt")]
+    return fingerprint(lists, out / "UCF-101", listed_videos(lists[1:]), out / CACHE_NAME, progress)
+
+
+def _record(path: Path) -> dict:
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def prepare(out_dir, progress: bool = True, *, classes: int, groups: int, clips: int, seed: int,
+            size: tuple[int, int]) -> dict:
+    """The study's synthetic data, under ``out_dir/.lock``: returns the record of ``out_dir/synth.json``.
+
+    Generated when missing or made with other options or another renderer :data:`VERSION`; every
+    video rewritten when the content no longer has the fingerprint recorded when it was made (a
+    video or list replaced by hand, or by ``vipar synth`` with other settings). A record written
+    before fingerprints were kept is trusted, as it was, and given one.
+    """
+    out = Path(out_dir)
+    opts = {"classes": classes, "groups": groups, "clips": clips, "seed": seed, "size": list(size)}
+    with folder_lock(out):
+        marker = out / "synth.json"
+        seen = _record(marker)
+        same = seen.get("options") == opts and seen.get("version") == VERSION
+        fp = content_fingerprint(out, progress) if same else None
+        if same and seen.get("fingerprint") in (None, fp):
+            if seen.get("fingerprint") is None:
+                seen["fingerprint"] = fp
+                with contextlib.suppress(OSError):          # a read-only data root: checked again next time
+                    write_atomic(marker, json.dumps(seen).encode())
+            return seen
+        info = _generate(out, classes, groups, clips, seed, None, None, progress, True, tuple(size), force=same)
+        record = {"options": opts, "version": VERSION, "info": info, "fingerprint": content_fingerprint(out, progress)}
+        write_atomic(marker, json.dumps(record).encode())
+        return record

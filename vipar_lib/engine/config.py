@@ -26,6 +26,12 @@ checkouts is found and reused. Inside the engine a relative path is relative to 
 a user's params file, whose relative paths mean "from where I typed the command", goes through
 :func:`portable_config` with the working directory first (the command line does this).
 
+**The data's identity** (issue #21): :func:`portable_config` also gives a run whose ``data.dataset_id``
+is empty (a user's params file) the sha1 fingerprint of its split lists and of every video they name
+(:mod:`vipar_lib.data.identity`; cached, content not dates, so a copied store is still found), and
+refreshes a fingerprint the id already carries. The run hash covers it: a run trained on other
+videos or lists is never reused. A study's ``dataset_id`` is the planner's.
+
 The defaults of :class:`TrainConfig` are the paper's recipe (III.B): SGD, momentum 0.9,
 lr 0.001, weight decay 5e-4, lr x 0.1 every 20 epochs, batch 128.
 
@@ -75,8 +81,9 @@ class DataConfig:
     workers: int = option(2, ge=0, help="DataLoader worker processes")
     cache_decoded: bool = option(False, help="keep decoded videos in memory (small datasets, many epochs)")
     dataset_id: str = option("", help="what the videos are (the study sets it, e.g. the synthetic renderer's "
-                                      "version and options); part of the run hash, so runs on other data are "
-                                      "never reused")
+                                      "version and options; for a run's own params file vipar adds the sha1 "
+                                      "fingerprint of its split lists and videos); part of the run hash, so runs "
+                                      "on other data are never reused")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # the release reading (vipar_lib.data.transforms / clips module docstrings)
     normalize: str = option("kinetics", choices=tuple(NORMALIZATIONS),
@@ -215,7 +222,18 @@ def portable_config(cfg: RunConfig, cwd=None) -> RunConfig:
             full = Path(value).expanduser()
             full = full if full.is_absolute() else base / full
             setattr(node, path[-1], portable(full))
+    _identify(out.data)
     return out
+
+
+def _identify(d: DataConfig) -> None:
+    """A run's own params file (no ``dataset_id``, or one that carries a fingerprint): the current fingerprint
+    of its split lists and videos (:mod:`vipar_lib.data.identity`), so the run hash covers the data (#21).
+    A study's descriptive ``dataset_id`` is left as the planner wrote it."""
+    from ..data.identity import content_id, content_tag
+    from ..paths import resolve
+    if d.split_dir and (not d.dataset_id or content_tag(d.dataset_id)):
+        d.dataset_id = content_id(d.dataset_id, resolve(d.split_dir), resolve(d.video_root or d.split_dir))
 
 
 # fields that do not change what a run computes, left out of its hash

@@ -4,6 +4,12 @@ A video's score is the mean of the **pre-softmax logits** of its K clips (III.C:
 consecutive times to calculate the average"; "we use the data before Softmax for ensemble").
 
 One logits file per view is written to ``run/logits/`` in the format of :mod:`vipar_lib.logits`.
+**Its name says which checkpoint made it** (issue #21): ``best.pt`` (the default) writes
+``<split>-<view>-i<interval>-k<clips>.npz``, ``last.pt`` the same name ending ``-last.npz``; a file
+is reused only for the checkpoint its meta names. A missing checkpoint is an error naming the other
+one; evaluation never falls back to it silently. A run trained from a user's params file carries the
+fingerprint of its split lists and videos (:mod:`vipar_lib.data.identity`): new logits are computed
+only while they are unchanged.
 
 **Decode once** (issue #12, the default ``decode="once"``). Table 3's views (centre, flip, random
 crop, reverse, normal+reverse concatenated) differ only in what is done to the same frames. For
@@ -38,11 +44,12 @@ import numpy as np
 import torch
 
 from ..data.dataset import ClipDataset, MultiViewDataset, parse_failed
+from ..data.identity import DatasetChangedError, content_tag, split_fingerprint
 from ..data.transforms import EVAL_CROPS, TTA_VIEWS
-from ..logits import LogitsFile, load_logits, logits_name, save_logits
+from ..logits import CHECKPOINTS, LogitsFile, load_logits, logits_name, save_logits
 from ..paths import resolve
 from .build import build_model, clip_transform, decode_side, load_split, model_input, select_device
-from .checkpoint import load_checkpoint, resolve_checkpoint
+from .checkpoint import load_checkpoint
 from .errors import RunDirError
 from .progress import bar
 from .runs import load_run_config
@@ -186,15 +193,45 @@ def _writable(folder: Path) -> None:
             from None
 
 
-def _reusable(path: Path, positions: str, crop: str) -> bool:
-    """An existing logits file made with the same test-clip protocol (files without ``crop`` are centre crops)."""
+def _reusable(path: Path, positions: str, crop: str, checkpoint: str) -> bool:
+    """An existing logits file made from ``checkpoint`` with the same test-clip protocol (files without ``crop``
+    are centre crops). A file whose meta names another checkpoint (written before logits files named their
+    checkpoint) is not reused."""
     if not path.is_file():
         return False
     try:
         meta = load_logits(path).meta
     except Exception:
         return False
-    return meta.get("positions", positions) == positions and meta.get("crop", "center") == crop
+    return (meta.get("positions", positions) == positions and meta.get("crop", "center") == crop
+            and meta.get("checkpoint", "best") == checkpoint)
+
+
+def _same_data(run: Path, cfg, progress: bool) -> None:
+    """Refuse to evaluate a run on data other than its own: a run whose ``dataset_id`` carries the fingerprint of
+    its split lists and videos (a user's params file) is evaluated only while they are unchanged."""
+    recorded = content_tag(cfg.data.dataset_id)
+    if recorded is None:
+        return
+    now = split_fingerprint(resolve(cfg.data.split_dir), resolve(cfg.data.video_root), progress=progress)
+    if now != recorded:
+        raise DatasetChangedError(
+            f"{run}: its split lists or videos under {cfg.data.split_dir} and {cfg.data.video_root} changed since it "
+            f"was trained (fingerprint {recorded}, now {now}); `vipar train` on the same params file trains a new run "
+            "on the current data, in its own folder")
+
+
+def _checkpoint_path(run: Path, checkpoint: str) -> Path:
+    """``run/<checkpoint>.pt``; missing is an error that names the other checkpoint (never a silent swap)."""
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint={checkpoint!r}; allowed: {list(CHECKPOINTS)}")
+    path = run / f"{checkpoint}.pt"
+    if path.is_file():
+        return path
+    other = next(c for c in CHECKPOINTS if c != checkpoint)
+    hint = (f"; evaluate {other}.pt instead with --checkpoint {other}" if (run / f"{other}.pt").is_file()
+            else "; the run has no checkpoint yet: train it first (vipar train)")
+    raise FileNotFoundError(f"{path}: not found{hint}")
 
 
 def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, positions=None,
@@ -222,14 +259,15 @@ def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, pos
         raise ValueError(f"crop={crop!r}; allowed: {list(EVAL_CROPS)}")
     sp = load_split(cfg)
     entries = sp[split_name]
-    paths = {v: run / "logits" / logits_name(split_name, v, interval, k) for v in views}
-    todo = [v for v in views if force or not _reusable(paths[v], positions, crop)]
+    paths = {v: run / "logits" / logits_name(split_name, v, interval, k, checkpoint) for v in views}
+    todo = [v for v in views if force or not _reusable(paths[v], positions, crop, checkpoint)]
     if not todo:
         return [paths[v] for v in views]
+    ck_path = _checkpoint_path(run, checkpoint)
+    _same_data(run, cfg, progress)
     _writable(run / "logits")
     dev = select_device(device)
     model = build_model(cfg, sp.num_classes)
-    ck_path = run / f"{checkpoint}.pt" if (run / f"{checkpoint}.pt").is_file() else resolve_checkpoint(run)
     model.load_state_dict(load_checkpoint(ck_path)["model"])
     model.to(dev)
     cl = cfg.train.channels_last and dev.type == "cuda"

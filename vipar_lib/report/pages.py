@@ -23,6 +23,7 @@ from ..study.plan import Plan, plan_study
 from . import figures as F
 from .findings import check_findings, style_findings, tally
 from .results import chance, classes, histories, row_logits, row_seed_logits, table_logits, warm_starts
+from .runner import watch_page_units
 from .tables import SYNTHETIC_BANNER, build_table, save_csv, style_table
 
 __all__ = ["open_study", "banner", "md", "show_figure", "figures_dir", "table", "effects", "accuracy", "curves", "cost",
@@ -54,6 +55,8 @@ def open_study(profile: str, overrides: dict | None, namespace: dict | None = No
     if namespace is not None:
         check_notebook_parameters(namespace)
     study = load_study(profile, overrides)
+    if namespace is not None:
+        watch_page_units(study)          # a run outside `vipar reproduce` marks the pages it makes stale (#21)
     banner(study)
     return plan_study(study)
 

@@ -38,6 +38,7 @@ from ..paths import resolve
 from ..study.config import StudyConfig, check_notebook_parameters, load_study
 from . import figures as F
 from .pages import _display, md, show_figure
+from .runner import watch_page_units
 from .tables import save_csv
 
 __all__ = ["LABEL", "ReleasedPage", "open_release", "in_brief", "files", "table3", "rgb_diff", "table4",
@@ -106,6 +107,8 @@ def open_release(profile: str, overrides: dict | None, namespace: dict | None = 
     if namespace is not None:
         check_notebook_parameters(namespace)
     study = load_study(profile, overrides)
+    if namespace is not None:
+        watch_page_units(study)          # a run outside `vipar reproduce` marks the pages it makes stale (#21)
     rd = Path(os.path.normpath(resolve(study.release.dir))) if study.release.dir else None
     ld = Path(os.path.normpath(resolve(study.release.lists))) if study.release.lists else None
     page = ReleasedPage(study, rd, ld)

@@ -14,12 +14,27 @@
 * ``status.json`` keeps every notebook's last status and time, so ``--only`` updates its rows and
   the index still lists the rest.
 * Kernels talk over IPC sockets (no "running over TCP without encryption" warning at every start).
+
+**A page is one unit** (issue #21): the HTML, the executed notebook, and every CSV, figure and
+JSON file the notebook wrote in that run (the files of ``reports/<profile>/`` it created or
+changed), with each file's sha1, and the **settings** that made them (a fingerprint of the resolved
+:class:`~vipar_lib.study.StudyConfig`, and the overrides) are recorded in the page's ``status.json``
+row. ``reproduce`` keeps a page only when its settings are the ones asked for now and every file of
+its unit still holds what the run wrote; otherwise it runs the notebook again and says why
+("settings changed", "table1.csv was rewritten after the page was rendered"). A notebook run
+outside ``reproduce`` (plain papermill, JupyterLab) checks after every cell
+(:func:`watch_page_units`, called by the notebooks' first cell) whether it rewrote a file of a
+rendered page; such a page is marked **stale** at once: a banner at the top of its HTML, its row in
+``status.json`` and in the index (and ``reproduce`` runs it again). A run with the same settings
+writes the same bytes and leaves every page current. ``index.html`` shows each page's settings.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -30,7 +45,8 @@ from ..study.config import load_study
 from ..study.dryrun import dry_run_overrides
 from ..typed import merge
 
-__all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status"]
+__all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status",
+           "settings_fingerprint", "page_state", "mark_stale_pages", "watch_page_units", "REPRODUCE_ENV"]
 
 NOTEBOOKS = ("00_data", "01_module_ablations", "02_backbones", "03_test_time_augmentation", "04_ensembles",
              "05_summary", "06_released_logits")
@@ -44,6 +60,8 @@ TITLES = {"00_data": "Data: split, group leakage, RGB and residual frames",
 TABLE_OF = {"01_module_ablations": "table1", "02_backbones": "table2", "03_test_time_augmentation": "table3",
             "04_ensembles": "table4"}
 STATUS_FILE = "status.json"
+REPRODUCE_ENV = "VIPAR_REPRODUCE"       # set while `vipar reproduce` runs a notebook: it records the unit itself
+_NOT_UNIT = {STATUS_FILE, "index.html"}
 
 
 def _kernel_manager_class():
@@ -105,6 +123,133 @@ def read_status(out_dir: Path) -> dict:
         return {}
 
 
+# -- page units -----------------------------------------------------------------------------------------
+def settings_fingerprint(study) -> str:
+    """12 hex digits of sha1 over the resolved study settings (overrides merged): what made a page."""
+    return hashlib.sha1(json.dumps(study.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _snapshot(out_dir: Path) -> dict[str, tuple[int, int]]:
+    """``{relative path: (size, mtime_ns)}`` of the files a notebook may write under ``out_dir``."""
+    snap = {}
+    for p in Path(out_dir).rglob("*"):
+        rel = p.relative_to(out_dir).as_posix()
+        if p.is_file() and rel not in _NOT_UNIT and not rel.endswith(".error.txt") and not p.name.startswith("."):
+            st = p.stat()
+            snap[rel] = (st.st_size, st.st_mtime_ns)
+    return snap
+
+
+def _sha1(p: Path) -> str:
+    with open(p, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()
+
+
+def _unit(out_dir: Path, name: str, before: dict) -> dict[str, list]:
+    """The files of a page: what the notebook's run created or changed, its HTML and executed notebook:
+    ``{relative path: [sha1, size, mtime_ns]}``."""
+    after = _snapshot(out_dir)
+    rels = {r for r, st in after.items() if before.get(r) != st} | {f"{name}.html", f"{name}.ipynb"}
+    return {r: [_sha1(out_dir / r), *after[r]] for r in sorted(rels) if r in after}
+
+
+def _changed(out_dir: Path, unit: dict) -> str:
+    """The first file of a unit that is missing or no longer holds what was recorded ("" when all do)."""
+    for rel, (sha, size, mtime) in unit.items():
+        p = out_dir / rel
+        try:
+            st = p.stat()
+        except OSError:
+            return f"{rel} is missing"
+        if (st.st_size, st.st_mtime_ns) != (size, mtime) and _sha1(p) != sha:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+            return f"{rel} was rewritten ({when}) after this page was rendered"
+    return ""
+
+
+def page_state(out_dir: Path, name: str, entry: dict | None, settings: str | None = None) -> tuple[bool, str]:
+    """Whether a page is current: rendered from a good run, with ``settings`` (when given), and every file of its
+    unit as that run wrote it. Returns ``(current, why not)``."""
+    if not entry:
+        return False, "not run yet"
+    if entry.get("status") != "ok":
+        return False, entry.get("stale") or f"it {entry.get('status')} last time"
+    if "unit" not in entry:
+        return False, "rendered before pages recorded their settings and files"
+    if settings is not None and entry.get("settings") != settings:
+        return False, f"settings changed (the page has {entry.get('settings')}, asked for {settings})"
+    why = _changed(Path(out_dir), entry["unit"])
+    if why:
+        return False, why
+    good, err = notebook_ok(Path(out_dir) / f"{name}.ipynb")
+    return (True, "") if good else (False, err)
+
+
+_STALE_MARK = "<!-- vipar: stale page -->"
+
+
+def _mark_html(page: Path, reason: str, profile: str, name: str) -> None:
+    """A banner at the top of a stale page's HTML (once)."""
+    try:
+        text = page.read_text()
+    except OSError:
+        return
+    if _STALE_MARK in text or "<body" not in text:
+        return
+    head, rest = text.split("<body", 1)
+    tag, body = rest.split(">", 1)
+    banner = (f"{_STALE_MARK}<div style='background:#fdecea;border-left:6px solid #b00020;padding:.8em 1em;"
+              f"margin:1em;font-family:system-ui,sans-serif'><b>Out of date.</b> {html.escape(reason)}: the tables "
+              "and figures beside this page no longer hold what it shows. Rerun it: <code>vipar reproduce --profile "
+              f"{html.escape(profile)} --only {html.escape(name)}</code>.</div>")
+    page.write_text(f"{head}<body{tag}>{banner}{body}")
+
+
+def mark_stale_pages(out_dir: Path, status: dict, profile: str) -> list[str]:
+    """Mark every ok page whose unit changed as stale (status row and HTML banner); returns their names."""
+    out_dir, marked = Path(out_dir), []
+    for name, entry in status.items():
+        if not isinstance(entry, dict) or entry.get("status") != "ok" or "unit" not in entry:
+            continue
+        why = _changed(out_dir, entry["unit"])
+        if why:
+            entry.update(status="stale", stale=why)
+            _mark_html(out_dir / f"{name}.html", why, profile, name)
+            marked.append(name)
+    return marked
+
+
+_WATCHED: set[str] = set()
+
+
+def watch_page_units(study) -> None:
+    """In a notebook kernel outside ``vipar reproduce``: after every cell, mark the rendered pages whose files this
+    run rewrote as stale, and rewrite the index. Does nothing under ``reproduce`` or outside IPython."""
+    if os.environ.get(REPRODUCE_ENV):
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    out_dir = study.reports_path
+    if ip is None or str(out_dir) in _WATCHED:
+        return
+    _WATCHED.add(str(out_dir))
+    ip.events.register("post_run_cell", lambda *_: _check_units(out_dir, study.profile, study.synthetic))
+
+
+def _check_units(out_dir: Path, profile: str, synthetic: bool) -> None:
+    status = read_status(out_dir)
+    try:
+        if status and mark_stale_pages(out_dir, status, profile):
+            (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
+            notebooks = NOTEBOOKS if set(status) <= set(NOTEBOOKS) else tuple(status)
+            write_index(out_dir, profile, status, synthetic, notebooks)
+    except OSError as e:                # a read-only reports folder: say so once per cell, never fail the cell
+        print(f"vipar: could not mark the stale pages of {out_dir} ({e.strerror})", file=sys.stderr)
+
+
 def _fmt_s(s: float) -> str:
     s = int(round(s))
     return f"{s // 60}:{s % 60:02d}"
@@ -113,71 +258,108 @@ def _fmt_s(s: float) -> str:
 def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool = False,
               reports_dir: Path | None = None, overrides: dict | None = None, notebooks_dir: Path | None = None,
               notebooks: tuple[str, ...] = NOTEBOOKS, dry_run: bool = False, log=print) -> dict:
-    """Run the notebooks of ``profile``; returns ``{"ok": [...], "failed": {name: error}, "index": path}``.
+    """Run the notebooks of ``profile``; returns ``{"ok": [...], "ran": [...], "failed": {name: error}, "index": path,
+    "status": {...}}`` (``ran``: the notebooks executed this time; the other ``ok`` ones were current and kept).
 
-    ``dry_run``: the profile's full-size dry run (:mod:`vipar_lib.study.dryrun`), in its own run store
-    and reports folder.
+    Every setting is checked before anything runs. A page is kept only when it is current
+    (:func:`page_state`: the same settings, every file of its unit unchanged); ``dry_run``: the
+    profile's full-size dry run (:mod:`vipar_lib.study.dryrun`), in its own run store and reports folder.
     """
-    import papermill as pm
     overrides = dict(overrides or {})
     if dry_run:
         overrides = merge(dry_run_overrides(load_study(profile, overrides)), overrides)
     if reports_dir is not None:
         overrides["reports_dir"] = str(Path(reports_dir).resolve() / overrides.get("profile", profile))
     study = load_study(profile, overrides)             # every setting checked before anything runs
-    notebooks_dir = Path(notebooks_dir or REPO_DIR / "notebooks")
-    out_dir = study.reports_path
-    out_dir.mkdir(parents=True, exist_ok=True)
     names = list(notebooks)
     if only:
         bad = sorted(set(only) - set(notebooks))
         if bad:
             raise ValueError(f"--only: unknown notebook(s) {bad}; allowed: {list(notebooks)}")
         names = [n for n in notebooks if n in only]
+    out_dir = study.reports_path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(study, profile, overrides, Path(notebooks_dir or REPO_DIR / "notebooks"), out_dir, log)
     status = read_status(out_dir)
-    ok, failed = [], {}
+    res = {"ok": [], "ran": [], "failed": {}}
     t_start = time.time()
     for i, name in enumerate(names, 1):
-        t0 = time.time()
-        executed, html_path = out_dir / f"{name}.ipynb", out_dir / f"{name}.html"
-        done, _ = notebook_ok(executed)
+        current, why = page_state(out_dir, name, status.get(name), run.settings)
+        where = f"[{study.profile}] {i}/{len(names)} {name}"
+        if current and not force:
+            log(f"{where}: done in an earlier run with these settings, kept (--force re-runs it)")
+            res["ok"].append(name)
+            continue
         remaining = sum(status.get(n, {}).get("seconds", 0) for n in names[i - 1:])
         eta = f", ETA {_fmt_s(remaining)} (previous run)" if remaining else ""
-        try:
-            if force or not done or not html_path.is_file():
-                elapsed = _fmt_s(time.time() - t_start)
-                log(f"[{study.profile}] {i}/{len(names)} {name}: running (elapsed {elapsed}{eta})")
-                try:
-                    pm.execute_notebook(str(notebooks_dir / f"{name}.ipynb"), str(executed),
-                                        parameters={"profile": profile, "overrides": overrides}, cwd=str(REPO_DIR),
-                                        progress_bar=False, kernel_name="python3",
-                                        kernel_manager_class=_kernel_manager_class())
-                finally:
-                    if executed.is_file():
-                        render_html(executed, html_path, profile)
-                good, err = notebook_ok(executed)
-                if not good:
-                    raise RuntimeError(err)
-                seconds = round(time.time() - t0, 1)
-            else:
-                log(f"[{study.profile}] {i}/{len(names)} {name}: done in an earlier run, kept (--force re-runs it)")
-                seconds = status.get(name, {}).get("seconds", 0.0)
-            ok.append(name)
-            status[name] = {"status": "ok", "seconds": seconds, "when": time.strftime("%Y-%m-%d %H:%M")}
-        except Exception as e:  # one failed notebook must not stop the others
-            good, err = notebook_ok(executed)           # the notebook's own error, not papermill's wrapper
-            msg = str(e).strip().splitlines()[-1] if str(e).strip() else ""
-            failed[name] = err if not good and err not in ("not run", "papermill recorded an exception") \
-                else f"{type(e).__name__}: {msg}" if not msg.startswith(type(e).__name__) else msg
-            (out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
-            status[name] = {"status": "failed", "error": failed[name], "seconds": round(time.time() - t0, 1),
-                            "when": time.strftime("%Y-%m-%d %H:%M")}
-            log(f"[{study.profile}] {i}/{len(names)} {name} FAILED: {failed[name]}")
+        log(f"{where}: running ({'--force' if current else why}; elapsed {_fmt_s(time.time() - t_start)}{eta})")
+        status[name] = run.one(name)
+        if status[name]["status"] == "ok":
+            res["ok"].append(name)
+            res["ran"].append(name)
+        else:
+            res["failed"][name] = status[name]["error"]
+            log(f"{where} FAILED: {status[name]['error']}")
         (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
-    index = write_index(out_dir, study.profile, status, study.synthetic, notebooks)
-    log(f"[{study.profile}] {len(ok)} notebook(s) ok, {len(failed)} failed in {_fmt_s(time.time() - t_start)}; "
+    for name in mark_stale_pages(out_dir, status, study.profile):   # pages whose files a later notebook rewrote
+        log(f"[{study.profile}] {name}: marked stale: {status[name]['stale']}")
+    (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
+    index = write_index(out_dir, study.profile, status, study.synthetic, notebooks, run.settings)
+    log(f"[{study.profile}] {len(res['ok'])} notebook(s) ok ({len(res['ran'])} run, "
+        f"{len(res['ok']) - len(res['ran'])} kept), {len(res['failed'])} failed in {_fmt_s(time.time() - t_start)}; "
         f"index: {index}")
-    return {"ok": ok, "failed": failed, "index": index, "status": status}
+    return {**res, "index": index, "status": status}
+
+
+class _Run:
+    """One ``reproduce`` call: runs a notebook with papermill, renders its HTML, records its unit."""
+
+    def __init__(self, study, profile: str, overrides: dict, notebooks_dir: Path, out_dir: Path, log):
+        self.study, self.profile, self.overrides = study, profile, overrides
+        self.notebooks_dir, self.out_dir, self.log = notebooks_dir, out_dir, log
+        self.settings = settings_fingerprint(study)
+
+    def one(self, name: str) -> dict:
+        """Execute and render ``name``; its new ``status.json`` row (ok with its unit, or failed with the error)."""
+        t0, executed = time.time(), self.out_dir / f"{name}.ipynb"
+        before = _snapshot(self.out_dir)
+        row = {"seconds": 0.0, "when": "", "settings": self.settings, "overrides": self.overrides}
+        try:
+            self._execute(name, executed)
+            good, err = notebook_ok(executed)
+            if not good:
+                raise RuntimeError(err)
+            row.update(status="ok", unit=_unit(self.out_dir, name, before))
+        except Exception as e:  # one failed notebook must not stop the others
+            (self.out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
+            row.update(status="failed", error=_error(e, executed))
+        row.update(seconds=round(time.time() - t0, 1), when=time.strftime("%Y-%m-%d %H:%M"))
+        return row
+
+    def _execute(self, name: str, executed: Path) -> None:
+        import papermill as pm
+        old = os.environ.get(REPRODUCE_ENV)
+        os.environ[REPRODUCE_ENV] = name            # the kernel inherits it: its own unit watch stays off
+        try:
+            pm.execute_notebook(str(self.notebooks_dir / f"{name}.ipynb"), str(executed),
+                                parameters={"profile": self.profile, "overrides": self.overrides}, cwd=str(REPO_DIR),
+                                progress_bar=False, kernel_name="python3", kernel_manager_class=_kernel_manager_class())
+        finally:
+            if old is None:
+                os.environ.pop(REPRODUCE_ENV, None)
+            else:
+                os.environ[REPRODUCE_ENV] = old
+            if executed.is_file():
+                render_html(executed, self.out_dir / f"{name}.html", self.profile)
+
+
+def _error(e: Exception, executed: Path) -> str:
+    """The notebook's own error line when papermill recorded one, else the exception's last line."""
+    good, err = notebook_ok(executed)
+    if not good and err not in ("not run", "papermill recorded an exception"):
+        return err
+    msg = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}" if not msg.startswith(type(e).__name__) else msg
 
 
 def _f(x, d=1, sign=False):
@@ -186,8 +368,30 @@ def _f(x, d=1, sign=False):
     return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
 
 
-def write_index(out_dir: Path, profile: str, status: dict, synthetic: bool, notebooks=NOTEBOOKS) -> Path:
-    """``index.html``: links with every notebook's last status, then the headline from ``summary.json``."""
+def _page_state_html(n: str, st: dict | None, settings: str | None) -> str:
+    """A page's row in the index: its status, and the settings that made it."""
+    if st is None:
+        return "not run yet"
+    if st["status"] == "failed":
+        return f"<span class='bad'>failed: {html.escape(st.get('error', ''))}</span>, {st.get('when', '')}"
+    if st["status"] == "stale":
+        return (f"<span class='bad'>stale: {html.escape(st.get('stale', ''))}; rerun: <code>vipar reproduce "
+                f"--only {html.escape(n)}</code></span>, rendered {st.get('when', '')}")
+    text = f"ok, {st['seconds']:.0f} s, {st.get('when', '')}"
+    if st.get("settings"):
+        over = {k: v for k, v in (st.get("overrides") or {}).items() if k != "reports_dir"}
+        shown = json.dumps(over, separators=(", ", ": "))
+        text += (f"; settings <code>{html.escape(st['settings'])}</code>"
+                 + (f" (overrides <code>{html.escape(shown[:160])}</code>)" if over else " (the profile's own)"))
+        if settings and st["settings"] != settings:
+            text += " — <span class='bad'>other settings than the last <code>vipar reproduce</code></span>"
+    return text
+
+
+def write_index(out_dir: Path, profile: str, status: dict, synthetic: bool, notebooks=NOTEBOOKS,
+                settings: str | None = None) -> Path:
+    """``index.html``: links with every notebook's last status and the settings that made it (``settings``: those of
+    the ``reproduce`` call writing the index), then the headline from ``summary.json``."""
     out_dir = Path(out_dir)
     summary = {}
     if (out_dir / "summary.json").is_file():
@@ -201,13 +405,7 @@ def write_index(out_dir: Path, profile: str, status: dict, synthetic: bool, note
             "accuracies." + _released_exception(out_dir) + "</p>") if synthetic else ""
     items = []
     for n in notebooks:
-        st = status.get(n)
-        if st is None:
-            state = "not run yet"
-        elif st["status"] == "ok":
-            state = f"ok, {st['seconds']:.0f} s, {st.get('when', '')}"
-        else:
-            state = f"<span class='bad'>failed: {html.escape(st.get('error', ''))}</span>, {st.get('when', '')}"
+        state = _page_state_html(n, status.get(n), settings)
         link = f"<a href='{n}.html'>{html.escape(TITLES.get(n, n))}</a>" if (out_dir / f"{n}.html").is_file() \
             else html.escape(TITLES.get(n, n))
         t = TABLE_OF.get(n)

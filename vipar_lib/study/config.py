@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from .. import REPO_DIR
+from ..data.synth import MAX_CLASSES
 from ..engine.config import DataConfig, EvalConfig, TrainConfig
 from ..models import ModelOptionError, list_models
 from ..models.registry import resolve_options
@@ -63,11 +64,13 @@ class DatasetSection:
     root: str = option("data/smoke", help="synthetic: output folder; ucf101: the UCF-101/ video folder; "
                                           "challenge: the mod-ucf101/ folder")
     lists: str = option("", help="ucf101: the ucfTrainTestlist/ folder (default: beside root)")
-    classes: int = option(4, ge=1, help="synthetic: number of classes")
+    classes: int = option(4, ge=1, le=MAX_CLASSES,
+                          help=f"synthetic: number of classes (the generator has {MAX_CLASSES})")
     groups: int = option(4, ge=2, help="synthetic: actor groups per class")
     clips: int = option(3, ge=1, help="synthetic: clips per group")
     seed: int = option(0, ge=0, help="synthetic: generator seed")
-    size: tuple[int, int] = option((320, 240), ge=16, help="synthetic: frame width and height of the AVIs")
+    size: tuple[int, int] = option((320, 240), ge=16, help="synthetic: frame width and height of the AVIs (even "
+                                                          "numbers)")
     group_disjoint: bool = option(False, help="validation holds whole actor groups (vipar split --group-disjoint)")
     train_list: str = option("challenge", choices=TRAIN_LISTS,
                              help="challenge: train on the challenge's train half, select on validation; "
@@ -235,6 +238,10 @@ def _check(d: dict, source: str) -> StudyConfig:
             except ConfigError as e:
                 raise ConfigError(f"{source}: {e}") from None
     _check_seeds(cfg.seeds, source)
+    w, h = cfg.dataset.size
+    if w % 2 or h % 2:
+        raise ConfigError(f"{source}: dataset.size=[{w}, {h}]: width and height must be even numbers (the "
+                          "synthetic AVIs are 4:2:0 video), e.g. [160, 120]")
     if cfg.dataset.train_list == "release" and not cfg.release.dir:
         raise ConfigError(f"{source}: dataset.train_list=release reads train22.txt from release.dir; set release.dir")
     if cfg.train.micro_batch and cfg.train.batch_size % cfg.train.micro_batch:
@@ -256,6 +263,9 @@ def _check_seeds(seeds, source: str) -> None:
 
 def load_study(profile: str = "smoke", overrides: dict | None = None, params_dir: Path | None = None) -> StudyConfig:
     """Read ``params/<profile>.yaml`` (or a YAML path), merge ``overrides``, validate everything."""
+    if not isinstance(profile, (str, Path)):        # papermill -p profile 3
+        raise ConfigError(f"profile={profile!r}: expected a profile name, one of {list_profiles(params_dir)}, or "
+                          f"the path of a params YAML; got {type(profile).__name__}")
     path = profile_path(profile, params_dir)
     d = _read_yaml(path)
     _check(d, str(path))

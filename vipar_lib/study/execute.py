@@ -12,6 +12,7 @@ Reports never call this: a notebook runs :func:`execute` for its tables, then re
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -19,16 +20,28 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..data import splits as S
+from ..data.identity import SPLIT_LISTS, folder_lock, write_atomic
 from ..engine.evaluate import evaluate_run
 from ..engine.progress import bar
 from ..engine.runs import is_finished, write_text_atomic
 from ..engine.train import train
 from ..paper import TABLES
-from ..paths import resolve
+from ..paths import portable, resolve
 from .config import StudyConfig
-from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, dataset_id, release_list, split_dir, video_root
+from .plan import (
+    COST_FILE,
+    EvalRequest,
+    Plan,
+    PlannedRun,
+    dataset_id,
+    lists_dir,
+    release_list,
+    source_lists,
+    split_dir,
+    video_root,
+)
 
-__all__ = ["Prepared", "prepare_data", "execute", "write_cost", "release_list"]
+__all__ = ["Prepared", "prepare_data", "split_identity", "execute", "write_cost", "release_list"]
 
 log = logging.getLogger("vipar.study")
 
@@ -41,31 +54,49 @@ class Prepared:
 
 
 def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
-    """Generate the synthetic dataset when needed and write the VIPriors split. Idempotent."""
+    """Generate the synthetic dataset when needed and write the VIPriors split. Idempotent; safe when several
+    processes call it at once (the data folder and the split folder are locked while written)."""
     ds = study.dataset
     root = resolve(ds.root)
     if ds.kind == "synthetic":
-        from ..data.synth import VERSION, generate
-        opts = {"classes": ds.classes, "groups": ds.groups, "clips": ds.clips, "seed": ds.seed, "size": list(ds.size)}
-        marker = root / "synth.json"
-        seen = json.loads(marker.read_text()) if marker.is_file() else {}
-        if seen.get("options") != opts or seen.get("version") != VERSION:
-            info = generate(root, progress=progress, **{**opts, "size": tuple(ds.size)})
-            marker.write_text(json.dumps({"options": opts, "version": VERSION, "info": info}))
-        split = S.vipriors_split(root / "ucfTrainTestlist", group_disjoint=ds.group_disjoint)
-    elif ds.kind == "ucf101":
-        lists = resolve(ds.lists) if ds.lists else root.parent / "ucfTrainTestlist"
-        split = S.vipriors_split(lists, group_disjoint=ds.group_disjoint)
-    else:
+        from ..data.synth import prepare
+        prepare(root, progress, classes=ds.classes, groups=ds.groups, clips=ds.clips, seed=ds.seed,
+                size=tuple(ds.size))
+    if ds.kind == "challenge":
         split = S.read_challenge_layout(root)
+    else:
+        split = S.vipriors_split(lists_dir(study), group_disjoint=ds.group_disjoint)
     split = _train_list(study, split)
     out = split_dir(study)
-    marker = out / "dataset.json"
-    ident = dataset_id(study)
-    if not (out / "train.txt").is_file() or not marker.is_file() or json.loads(marker.read_text()) != ident:
-        S.write_split(split, out)
-        marker.write_text(json.dumps(ident))
+    with folder_lock(out):
+        marker = out / "dataset.json"
+        want = split_identity(study)
+        if not all((out / n).is_file() for n in SPLIT_LISTS) or _read_json(marker) != want:
+            S.write_split(split, out)
+            write_atomic(marker, json.dumps(want, indent=1).encode())
     return Prepared(split, out, video_root(study))
+
+
+def split_identity(study: StudyConfig) -> dict:
+    """What the written split was made from (``<runs_dir>/split/dataset.json``): the dataset's identity, kind,
+    root and lists, the split options, and the sha1 of every source list; another value rewrites the split."""
+    ds = study.dataset
+    sha = {}
+    for f in source_lists(study):
+        try:
+            sha[f.name] = hashlib.sha1(f.read_bytes()).hexdigest()
+        except OSError:
+            sha[f.name] = "missing"
+    return {"dataset_id": dataset_id(study, progress=False), "kind": ds.kind, "root": portable(resolve(ds.root)),
+            "lists": portable(lists_dir(study)), "group_disjoint": ds.group_disjoint, "train_list": ds.train_list,
+            "sources": sha}
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _train_list(study: StudyConfig, split: S.Split) -> S.Split:

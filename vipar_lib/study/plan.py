@@ -3,7 +3,9 @@
 Nothing here reads data or trains; a plan is computed from the params file and the paper's
 transcription alone, so it can be printed (``vipar plan``), tested without data, and handed to
 the executor. Run directories follow from the configs (``runs/<name>-<hash>``), so the reports
-find every logits file from the plan too.
+find every logits file from the plan too. (One exception to "reads no data": real data's identity,
+:func:`dataset_id`, is the fingerprint of its lists and videos, hashed once and cached; without the
+data the plan still works.)
 
 Protocols (III.B), each a reading of the paper::
 
@@ -48,12 +50,12 @@ from ..logits import logits_name
 from ..models.slowfast_release import RELEASE_FINAL
 from ..models.tsm import TSM_RELEASE
 from ..paper import TABLES, paper_rows, recipe_members, table_meta
-from ..paths import resolve
+from ..paths import portable, resolve
 from ..typed import merge, to_dict
 from .config import StudyConfig
 
 __all__ = ["PlannedRun", "EvalRequest", "PlannedRow", "Plan", "plan_study", "split_dir", "video_root", "dataset_id",
-           "seed_suffix", "release_list", "COST_FILE", "read_cost"]
+           "seed_suffix", "lists_dir", "source_lists", "release_list", "COST_FILE", "read_cost"]
 
 COST_FILE = "cost.json"      # in a run directory: parameters and GFLOPs per clip length (the executor writes it)
 
@@ -184,17 +186,14 @@ def split_dir(study: StudyConfig) -> Path:
     return study.runs_path / "split"
 
 
-def dataset_id(study: StudyConfig) -> str:
-    """What the study's videos and split are: part of every run's hash (``data.dataset_id``)."""
-    from ..data.synth import VERSION
-    ds = study.dataset
-    split = "group-disjoint" if ds.group_disjoint else "challenge split"
-    if ds.train_list != "challenge":
-        split += f", trained on {ds.train_list}"
+def lists_dir(study: StudyConfig) -> Path:
+    """The folder of the study's source lists: ``ucfTrainTestlist/`` (synthetic, ucf101) or ``annotations/``."""
+    ds, root = study.dataset, resolve(study.dataset.root)
     if ds.kind == "synthetic":
-        return (f"synthetic v{VERSION}: {ds.classes} classes x {ds.groups} groups x {ds.clips} clips, seed {ds.seed}, "
-                f"{ds.size[0]}x{ds.size[1]}; {split}")
-    return f"{ds.kind}; {split}" if ds.kind == "ucf101" else ds.kind
+        return root / "ucfTrainTestlist"
+    if ds.kind == "ucf101":
+        return resolve(ds.lists) if ds.lists else root.parent / "ucfTrainTestlist"
+    return root / "annotations"
 
 
 def release_list(release_dir: Path) -> Path:
@@ -204,6 +203,55 @@ def release_list(release_dir: Path) -> Path:
             return p
     raise FileNotFoundError(f"{release_dir}: no train22.txt (a clone of xdw1995/123 has it at its top level; "
                             "`vipar released fetch` clones it)")
+
+
+def source_lists(study: StudyConfig) -> list[Path]:
+    """The files the study's split is made from (the release's train22.txt included when it is the training list)."""
+    d = lists_dir(study)
+    names = (("mod-ucf101-classInd.txt", "mod-ucf101-train.txt", "mod-ucf101-validation.txt", "mod-ucf101-test.txt")
+             if study.dataset.kind == "challenge" else ("classInd.txt", "trainlist01.txt", "testlist01.txt"))
+    files = [d / n for n in names]
+    if study.dataset.train_list == "release":
+        try:
+            files.append(release_list(resolve(study.release.dir)))
+        except FileNotFoundError:
+            files.append(resolve(study.release.dir) / "train22.txt")          # enters as missing
+    return files
+
+
+def dataset_id(study: StudyConfig, progress: bool = True) -> str:
+    """What the study's videos and split are: part of every run's hash (``data.dataset_id``).
+
+    Synthetic data is what the generator makes from its options and renderer version, and
+    :func:`vipar_lib.data.synth.prepare` keeps the files on disk that (it regenerates on a content
+    mismatch), so the options are its identity. Real data (``ucf101``, ``challenge``) is named by
+    its kind, root and lists and by the sha1 fingerprint of the lists and of every video they name
+    (:mod:`vipar_lib.data.identity`; hashed once, cached in the run store's ``split/``): other videos
+    or lists under the same settings give other runs (#21).
+    """
+    from ..data.synth import VERSION
+    ds = study.dataset
+    split = "group-disjoint" if ds.group_disjoint else "challenge split"
+    if ds.train_list != "challenge":
+        split += f", trained on {ds.train_list}"
+    if ds.kind == "synthetic":
+        return (f"synthetic v{VERSION}: {ds.classes} classes x {ds.groups} groups x {ds.clips} clips, seed {ds.seed}, "
+                f"{ds.size[0]}x{ds.size[1]}; {split}")
+    return (f"{ds.kind} at {portable(resolve(ds.root))}, lists {portable(lists_dir(study))}; {split}; "
+            f"content sha1 {_real_fingerprint(study, progress)}")
+
+
+def _real_fingerprint(study: StudyConfig, progress: bool) -> str:
+    """The fingerprint of a real dataset's source lists and videos ("no lists" when they are not there yet)."""
+    from ..data import splits as S
+    from ..data.identity import CACHE_NAME, fingerprint
+    lists = source_lists(study)
+    if not all(p.is_file() for p in lists[:3]):
+        return fingerprint(lists, video_root(study), [])
+    sp = (S.read_challenge_layout(resolve(study.dataset.root)) if study.dataset.kind == "challenge"
+          else S.vipriors_split(lists_dir(study)))
+    videos = [e.path for entries in sp.entries.values() for e in entries]
+    return fingerprint(lists, video_root(study), videos, split_dir(study) / CACHE_NAME, progress)
 
 
 def video_root(study: StudyConfig) -> Path:
@@ -221,6 +269,7 @@ class _Planner:
     def __init__(self, study: StudyConfig):
         self.s = study
         self.runs: dict[str, PlannedRun] = {}
+        self.dataset_id = dataset_id(study)          # once per plan: real data is fingerprinted
 
     def config(self, name: str, model: str, options: dict, input_type: str, seed: int, clip_len: int | None = None,
                epochs: int | None = None, init_from: str = "") -> RunConfig:
@@ -235,7 +284,7 @@ class _Planner:
         d = {"name": name + seed_suffix(seed), "runs_dir": str(s.runs_path),
              "data": merge(merge(to_dict(s.data), over.get("data", {})),
                            {"split_dir": str(split_dir(s)), "video_root": str(video_root(s)), "input_type": input_type,
-                            "clip_len": t, "dataset_id": dataset_id(s), **listed}),
+                            "clip_len": t, "dataset_id": self.dataset_id, **listed}),
              "model": {"name": model, "options": opts},
              "train": merge(merge(to_dict(s.train), over.get("train", {})),
                             {"epochs": epochs or s.train.epochs, "init_from": init_from, "seed": seed}),

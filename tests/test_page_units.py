@@ -1,0 +1,92 @@
+"""#21: a page, its CSVs and figures are one unit; reproduce and the index know the settings that made each page."""
+import html
+import json
+
+import nbformat
+import papermill as pm
+import pytest
+
+from vipar_lib.report.runner import read_status, reproduce
+from vipar_lib.typed import ConfigError
+
+# a page like the tables' notebooks: a CSV and a figure under reports/<profile>/, and the number on the page
+PAGE = """from vipar_lib.report import pages
+plan = pages.open_study(profile, overrides, globals())
+out = plan.study.reports_path
+(out / "figures").mkdir(parents=True, exist_ok=True)
+(out / "{csv}").write_text(f"row,finetune\\nT1.2,{{plan.study.epochs.finetune}}\\n")
+(out / "figures" / "{csv}.png").write_bytes(b"png " + str(plan.study.epochs.finetune).encode())
+print("T1.2 finetune =", plan.study.epochs.finetune)"""
+
+
+def _notebook(path, source):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('profile = "smoke"\noverrides = {}', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(source)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def pages_env(tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "a.ipynb", PAGE.format(csv="table1.csv"))
+    _notebook(nbs / "b.ipynb", PAGE.format(csv="table1.csv"))      # b also writes table1.csv, as 05_summary does
+    kw = dict(reports_dir=tmp_path / "rep", notebooks_dir=nbs, notebooks=("a", "b"), log=lambda *a: None)
+    return kw, tmp_path / "rep" / "smoke", nbs
+
+
+def _shown(out, name):
+    return [ln for ln in (out / f"{name}.html").read_text().splitlines() if "T1.2 finetune =" in ln]
+
+
+def test_reproduce_reruns_a_page_whose_settings_changed_and_refuses_bad_settings_first(pages_env):
+    """Case 1: --set after a reproduce reruns the page; an invalid --set fails before anything runs."""
+    kw, out, _ = pages_env
+    assert reproduce("smoke", **kw)["ran"] == ["a", "b"]
+    first = read_status(out)
+    assert first["a"]["settings"] == first["b"]["settings"] and first["a"]["overrides"] == {"reports_dir": str(out)}
+    assert {"table1.csv", "figures/table1.csv.png", "a.html", "a.ipynb"} <= set(first["a"]["unit"])
+    res = reproduce("smoke", **kw)                                   # nothing changed: both kept
+    assert res["ran"] == [] and res["ok"] == ["a", "b"]
+    res = reproduce("smoke", overrides={"epochs": {"finetune": 3}}, only=["a"], **kw)
+    assert res["ran"] == ["a"]
+    st = read_status(out)
+    assert st["a"]["settings"] != first["a"]["settings"] and st["a"]["overrides"]["epochs"] == {"finetune": 3}
+    assert (out / "table1.csv").read_text().endswith("T1.2,3\n") and "3" in _shown(out, "a")[0]
+    # b's table1.csv was rewritten by a: b is stale, on its page and in the index
+    assert st["b"]["status"] == "stale" and "table1.csv" in st["b"]["stale"] and "was rewritten" in st["b"]["stale"]
+    assert "Out of date." in (out / "b.html").read_text()
+    index = html.unescape((out / "index.html").read_text())
+    assert "stale: figures/table1.csv.png was rewritten" in index and '"finetune": 3' in index
+    stamp = (out / "status.json").read_text()
+    with pytest.raises(ConfigError, match=r"dataset.classes=500 must be >= 1 and <= 16"):
+        reproduce("smoke", overrides={"dataset": {"classes": 500}}, only=["a"], **kw)
+    assert (out / "status.json").read_text() == stamp
+    res = reproduce("smoke", overrides={"epochs": {"finetune": 3}}, **kw)   # b reruns; a is current
+    assert res["ran"] == ["b"] and "Out of date." not in (out / "b.html").read_text()
+
+
+def test_a_papermill_run_outside_reproduce_marks_the_pages_it_rewrote_stale(pages_env, tmp_path):
+    """Case 2: the README's papermill form with other settings rewrites the CSV: the old page is marked stale at
+    once (banner, status, index), and the next reproduce renders it again."""
+    kw, out, nbs = pages_env
+    assert reproduce("smoke", only=["a"], **kw)["ran"] == ["a"]
+    assert "1" in _shown(out, "a")[0]
+    same = {"reports_dir": str(out)}
+    pm.execute_notebook(str(nbs / "a.ipynb"), str(tmp_path / "o.ipynb"), progress_bar=False,
+                        parameters={"profile": "smoke", "overrides": same})
+    assert read_status(out)["a"]["status"] == "ok"                # the same settings write the same bytes
+    pm.execute_notebook(str(nbs / "a.ipynb"), str(tmp_path / "o.ipynb"), progress_bar=False,
+                        parameters={"profile": "smoke", "overrides": {**same, "epochs": {"finetune": 2}}})
+    assert (out / "table1.csv").read_text().endswith("T1.2,2\n")
+    st = read_status(out)["a"]
+    assert st["status"] == "stale" and "table1.csv" in st["stale"] and "was rewritten" in st["stale"]
+    page = (out / "a.html").read_text()
+    assert "Out of date." in page and "vipar reproduce --profile smoke --only a" in page
+    assert "stale: figures/table1.csv.png was rewritten" in html.unescape((out / "index.html").read_text())
+    res = reproduce("smoke", only=["a"], **kw)
+    assert res["ran"] == ["a"] and read_status(out)["a"]["status"] == "ok"
+    assert (out / "table1.csv").read_text().endswith("T1.2,1\n") and "Out of date." not in (out / "a.html").read_text()
+    assert json.loads((out / "status.json").read_text())["a"]["unit"]["table1.csv"][0]
