@@ -13,6 +13,7 @@
     frames:   {slowfast: 8, tsm: 8}                                  # clip length per family
     epochs:   {base: 30, finetune: 8, tsm_single: 15}                # the staged-training schedule (III.B)
     bootstrap: 1000                                                  # resamples for every interval
+    executor: {workers: 0}                                           # processes side by side (0: one per GPU)
 
 ``data``/``train``/``eval`` are the engine's own config types, so a key means the same thing in a
 study and in a single run's params file. The planner fills what differs per table row
@@ -37,9 +38,9 @@ from ..models.registry import resolve_options
 from ..paths import resolve
 from ..typed import ConfigError, from_dict, merge, option, to_dict
 
-__all__ = ["StudyConfig", "DatasetSection", "FramesSection", "EpochsSection", "ReleaseSection", "load_study",
-           "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "TRAIN_LISTS", "MODEL_KEYS",
-           "NOTEBOOK_PARAMETERS", "check_notebook_parameters"]
+__all__ = ["StudyConfig", "DatasetSection", "FramesSection", "EpochsSection", "ReleaseSection", "ExecutorSection",
+           "load_study", "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "TRAIN_LISTS",
+           "MODEL_KEYS", "NOTEBOOK_PARAMETERS", "check_notebook_parameters"]
 
 PARAMS_DIR = REPO_DIR / "params"
 DATASET_KINDS = ("synthetic", "ucf101", "challenge")
@@ -92,6 +93,12 @@ class ReleaseSection:
 
 
 @dataclass
+class ExecutorSection:
+    workers: int = option(0, ge=0, help="processes that train and evaluate side by side through the run store "
+                                        "(vipar_lib/study/workers.py): 0 = one per visible GPU, 1 without CUDA")
+
+
+@dataclass
 class StudyConfig:
     profile: str = option("smoke", help="the profile's name, shown in every report")
     dataset: DatasetSection = field(default_factory=DatasetSection)
@@ -110,6 +117,7 @@ class StudyConfig:
     by_model: dict = option(default_factory=dict,
                             help="data/train settings for one kind of run only, keyed slowfast/rgb, slowfast/diff or "
                                  "tsm/rgb, e.g. {tsm/rgb: {train: {batch_size: 16}}} (the release's scripts differ)")
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
 
     @property
     def synthetic(self) -> bool:
