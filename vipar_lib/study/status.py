@@ -107,8 +107,9 @@ def _eta(plan: Plan, tables, run_rows, eval_rows, events, workers: int | None, t
     measured_s = sum(sum(r["epoch_s"]) for r in run_rows)
     measured_pflop = sum(len(r["epoch_s"]) * per_epoch_pflop[r["name"]] for r in run_rows)
     rate = measured_s / measured_pflop if measured_pflop > 0 and measured_s > 0 else None      # s per PFLOP
-    tflops = cp["throughput_tflops"]
-    s_per_pflop = rate if rate is not None else 1e3 / tflops
+    total_pflop = cp["total"]["train_pflop"] + cp["total"]["eval_pflop"]
+    assumed = cp["estimate_hours"]["all"] * 3600 / total_pflop if total_pflop > 0 else 0.0
+    s_per_pflop = rate if rate is not None else assumed
     left_s: dict[str, float] = {}
     for r in run_rows:
         if r["state"] == "done":
@@ -137,7 +138,8 @@ def _eta(plan: Plan, tables, run_rows, eval_rows, events, workers: int | None, t
     total = sum(left_s.values()) + eval_s
     source = (f"measured: {measured_s:.0f} s over {sum(len(r['epoch_s']) for r in run_rows)} epoch(s) in this store "
               f"({rate:.3g} s per training PFLOP)" if rate is not None else
-              f"nothing measured yet: the cost plan's assumed {tflops:.0f} TFLOP/s")
+              "nothing measured yet: the cost plan's estimate (assumed throughput and decoding rate: "
+              f"{cp['throughput_source']})")
     return {"seconds": max(total / n, critical), "work_left_s": total, "training_left_s": sum(left_s.values()),
             "evaluation_left_s": eval_s, "critical_path_s": critical, "workers": n,
             "workers_source": "given" if workers else "live lease holders (at least 1)",
@@ -189,9 +191,13 @@ def format_status(s: dict) -> str:
     if queued:
         lines.append("queued: " + ", ".join(r["name"] + (f" (resumes from epoch {r['epochs_done']})"
                                                            if r["epochs_done"] else "") for r in queued))
-    blocked = [r for r in s["runs"] if r["state"] == "blocked"]
-    if blocked:
-        lines.append("blocked: " + ", ".join(f"{r['name']} (waits for {', '.join(r['waits_for'])})" for r in blocked))
+    blocked: dict[str, list[str]] = {}
+    for r in s["runs"]:
+        if r["state"] == "blocked":
+            blocked.setdefault(", ".join(r["waits_for"]), []).append(r["name"])
+    for waits, names in blocked.items():
+        shown = ", ".join(names[:4]) + (f", ... ({len(names)})" if len(names) > 4 else "")
+        lines.append(f"blocked until {waits} is done: {shown}")
     live = [w for w in s["workers"] if w["alive"]]
     if s["workers"]:
         lines.append(f"workers: {len(live)} live of {len(s['workers'])} seen in the journals" + "".join(

@@ -29,7 +29,10 @@ times): ``vipar status`` reads it for evaluation times and idle workers.
 an interrupt (SIGTERM to each: a worker turns SIGTERM and SIGUSR2 into ``SystemExit``, so its
 leases are released and a run loses at most its epoch in flight). A worker that dies is not
 replaced; the others take over its run. The parent fails only if the study is not complete at
-the end.
+the end. Each worker gets ``OMP_NUM_THREADS`` = CPUs / N unless it is set: N workers do not
+fight over the cores. On the CPU a result depends on the intra-op thread count at float-rounding
+level (about 1e-7), so N workers reproduce a one-worker run bit for bit when both use the same
+``OMP_NUM_THREADS`` (the tests set 1).
 
 **When one run over several GPUs (torchrun) is better.** One run per GPU is the efficient layout
 while there are at least as many ready runs as GPUs: no gradient traffic, no idle ranks. Use
@@ -63,7 +66,7 @@ from ..paper import TABLES
 from .plan import EvalRequest, Plan, PlannedRun
 
 __all__ = ["work", "run_workers", "resolve_workers", "visible_gpus", "eval_groups", "study_complete",
-           "WorkerError", "JOURNAL_DIR", "PREPARE_LOCK", "main"]
+           "WorkerError", "JOURNAL_DIR", "PREPARE_LOCK", "study_params", "main"]
 
 log = logging.getLogger("vipar.workers")
 
@@ -302,10 +305,11 @@ def run_workers(plan: Plan, tables: Iterable[str], n: int, say: Callable[[str], 
     with lease(study.runs_path / PREPARE_LOCK, "preparing the data for", thing="the run store", wait=True):
         prepare_data(study, progress)
     gpus = visible_gpus()
+    threads = max(1, len(os.sched_getaffinity(0)) // n) if hasattr(os, "sched_getaffinity") else 1
     tmp = Path(tempfile.mkdtemp(prefix="vipar-workers-"))
     import yaml
     study_file = tmp / "study.yaml"
-    study_file.write_text(yaml.safe_dump(_params(study), sort_keys=False))
+    study_file.write_text(yaml.safe_dump(study_params(study), sort_keys=False))
     say(f"starting {n} worker(s) on {study.runs_path}" + (f", GPUs {', '.join(gpus)}" if gpus else " (CPU)"))
     procs: list[tuple[str, subprocess.Popen, Path]] = []
     relays: list[threading.Thread] = []
@@ -317,6 +321,7 @@ def run_workers(plan: Plan, tables: Iterable[str], n: int, say: Callable[[str], 
                 env["VIPAR_POLL_S"] = str(poll_s)
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+            env.setdefault("OMP_NUM_THREADS", str(threads))
             summary = tmp / f"w{i + 1}.json"
             cmd = [sys.executable, "-m", "vipar_lib.study.workers", str(study_file), "--tables", *tables,
                    "--summary", str(summary)]
@@ -351,7 +356,7 @@ def run_workers(plan: Plan, tables: Iterable[str], n: int, say: Callable[[str], 
     return merged
 
 
-def _params(study) -> dict:
+def study_params(study) -> dict:
     """The study as a params file (the keys the planner sets per row left out)."""
     from .config import PLANNED_KEYS
     d = study.to_dict()
