@@ -42,7 +42,7 @@ def test_local_jobs_run_the_study_and_a_preempted_job_is_resubmitted_and_resumes
     plan = _plan(store, fast)
     base = plan.runs["base_slowfast_r50_rgb"]
     deadline = time.time() + 600
-    while (h := read_holder(base.dir / LOCK_NAME)) is None:
+    while (h := read_holder(base.dir / LOCK_NAME)) is None or h.pid <= 0:       # (0 while the line is written)
         assert p.poll() is None and time.time() < deadline, "no job took the base run"
         time.sleep(0.05)
     signal_at = time.time()

@@ -70,8 +70,8 @@ class StudyJob(submitit.helpers.Checkpointable):
         env = submitit.JobEnvironment()
         os.environ.setdefault("VIPAR_WORKER", f"job {env.job_id}")
         plan = plan_study(load_study(self.study_file))
-        print(f"job {env.job_id} on {env.hostname}: {self.workers or 'one per GPU'} worker(s), tables {self.tables}",
-              flush=True)
+        n = self.workers or "one per visible GPU (1 without)"
+        print(f"job {env.job_id} on {env.hostname}: workers {n}, tables {' '.join(self.tables)}", flush=True)
         return execute(plan, self.tables, progress=False, say=lambda s: print(s, flush=True), workers=self.workers)
 
 
