@@ -17,8 +17,9 @@ validation), and evaluation seconds from the workers' journals. A run with measu
 its own mean epoch time; any other run its PFLOP per epoch times the store's measured seconds
 per PFLOP; with nothing measured yet, the cost plan's stated throughput (labelled as assumed).
 The ETA is the larger of (work left / workers) and the longest chain of runs still to train
-(a fine-tune cannot start before its base ends); workers = ``--workers`` or the live lease
-holders (at least one).
+(a fine-tune cannot start before its base ends); workers = ``--workers``, else the live
+workers in the journals (a remote one counts until its journal says it exited), else the live
+lease holders (at least one).
 """
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def _workers(events: list[dict], now: float) -> list[dict]:
     return out
 
 
-def _eta(plan: Plan, tables, run_rows, eval_rows, events, workers: int | None, throughput) -> dict:
+def _eta(plan: Plan, tables, run_rows, eval_rows, events, workers: int | None, throughput, given: bool) -> dict:
     from .cost import cost_plan
     cp = cost_plan(plan, tables, throughput)
     cost = {r["name"]: r for r in cp["runs"]}
@@ -142,7 +143,8 @@ def _eta(plan: Plan, tables, run_rows, eval_rows, events, workers: int | None, t
               f"{cp['throughput_source']})")
     return {"seconds": max(total / n, critical), "work_left_s": total, "training_left_s": sum(left_s.values()),
             "evaluation_left_s": eval_s, "critical_path_s": critical, "workers": n,
-            "workers_source": "given" if workers else "live lease holders (at least 1)",
+            "workers_source": "given" if given else "live workers in the journals" if workers else
+            "live lease holders (at least 1)",
             "training_source": source, "evaluation_source": eval_source}
 
 
@@ -155,11 +157,13 @@ def study_status(plan: Plan, tables=TABLES, workers: int | None = None, throughp
     run_rows = _run_rows(plan, runs, fin)
     eval_rows = _eval_rows(plan, eval_groups(plan, plan.requests(tables)), fin)
     events = read_journals(plan.study.runs_path)
+    seen = _workers(events, time.time())
     count = lambda rows: {s: sum(r["state"] == s for r in rows) for s in ("done", "held", "queued", "blocked")}
     return {"profile": plan.study.profile, "reading": plan.study.reading, "runs_dir": str(plan.study.runs_path),
             "time": now, "runs": run_rows, "evaluations": eval_rows, "run_counts": count(run_rows),
-            "evaluation_counts": count(eval_rows), "workers": _workers(events, now),
-            "eta": _eta(plan, tables, run_rows, eval_rows, events, workers, throughput)}
+            "evaluation_counts": count(eval_rows), "workers": seen,
+            "eta": _eta(plan, tables, run_rows, eval_rows, events, workers or sum(w["alive"] for w in seen) or None,
+                        throughput, given=bool(workers))}
 
 
 def _hms(s: float) -> str:

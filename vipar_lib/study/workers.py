@@ -177,7 +177,7 @@ def work(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True, say:
                 continue
             held = _waiting_on(plan, runs, fin, todo_groups)
             if held != waiting_for:
-                say(f"{worker + ': ' if worker else ''}waiting: {held}")
+                say(f"waiting: {held}")
                 journal("wait", on=held)
                 waiting_for = held
             time.sleep(poll_s)
@@ -261,12 +261,13 @@ def _waiting_on(plan: Plan, runs: list[PlannedRun], fin: set[str], todo: dict) -
         elif any(n not in fin for n in run.needs):
             blocked += 1
     evals = sum(1 for (name, i, s, k) in todo if _held(eval_lock_path(plan.runs[name].dir, s, i, k)))
-    parts = [f"{len(held)} run(s) held by other workers: " + "; ".join(held[:3]) + (" ..." if len(held) > 3 else "")]
+    parts = [f"{len(held)} run(s) held by other workers: " + "; ".join(held[:3]) + (" ..." if len(held) > 3 else "")
+             ] if held else []
     if blocked:
         parts.append(f"{blocked} run(s) wait for their base")
     if evals:
-        parts.append(f"{evals} evaluation(s) held")
-    return ", ".join(parts)
+        parts.append(f"{evals} evaluation(s) held by other workers")
+    return ", ".join(parts) or "the others to finish"
 
 
 class _Bars:
