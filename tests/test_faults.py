@@ -273,6 +273,6 @@ def test_run_files_get_ordinary_permissions(synth_root, synth_split, tmp_path):
     finally:
         os.umask(old)
     files = [p for p in run.rglob("*") if p.is_file()]
-    assert {"config.yaml", "last.pt", "best.pt", "final.json", "metrics.json", "train.log", LOCK_NAME} <= \
-        {p.name for p in files}
+    assert {"config.yaml", "last.pt", "best.pt", "final.json", "metrics.json", "train.log"} <= \
+        {p.name for p in files} and LOCK_NAME not in {p.name for p in files}      # the lease is gone when released
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {p.name: "0o640" for p in files}

@@ -63,7 +63,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RunLockedError
+from .errors import RunDirError, RunLockedError
 
 __all__ = ["Lease", "Holder", "lease", "read_holder", "holder_state", "is_stale", "host_identity", "pid_alive",
            "heartbeat_s", "stale_s", "HEARTBEAT_S", "STALE_S", "BREAK_STALE_S"]
@@ -367,10 +367,15 @@ def lease(path, what: str, subject: str = "", thing: str = "it", wait: bool = Fa
 
     Without ``wait``, a live holder raises :class:`RunLockedError` (one line: ``subject``, the
     holder and what it is doing to ``thing``). With ``wait``, polls every ``poll_s`` seconds.
+    A lock file that cannot be written raises :class:`RunDirError`.
     """
     ls = Lease(path, what, worker)
     while True:
-        h = ls.try_acquire()
+        try:
+            h = ls.try_acquire()
+        except OSError as e:
+            raise RunDirError(f"{subject}cannot write the lock file {path} ({e.strerror}); the folder is not "
+                              f"writable: make it writable or use another runs_dir") from None
         if h is None:
             break
         if not wait:

@@ -257,7 +257,8 @@ def _waiting_on(plan: Plan, runs: list[PlannedRun], fin: set[str], todo: dict) -
             continue
         state, h = holder_state(run.dir / LOCK_NAME)
         if state == "held" and h is not None:
-            held.append(f"{run.name} ({h.who()}{', ' + h.details() if h.details() else ''})")
+            where = f" on {h.host}" if h.host and not h.local else ""
+            held.append(f"{run.name} ({h.who()}{where}{', worker ' + h.worker if h.worker else ''})")
         elif any(n not in fin for n in run.needs):
             blocked += 1
     evals = sum(1 for (name, i, s, k) in todo if _held(eval_lock_path(plan.runs[name].dir, s, i, k)))
