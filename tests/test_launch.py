@@ -26,10 +26,31 @@ def test_launcher_errors_are_one_line(capsys, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     assert main(["launch", "--profile", "smoke", "--slurm", "--partition", "gpu"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("vipar launch: error: --slurm: no SLURM on this machine (sbatch not found); leave out --slurm to "
-                   "run the workers through submitit's local executor")
+    assert err == ("vipar launch: error: --slurm: no SLURM on this machine (sbatch and srun not found); leave out "
+                   "--slurm to run the workers through submitit's local executor")
     with pytest.raises(LaunchError, match=r"--time='1h'; expected minutes \(90\), HH:MM:SS or D-HH:MM:SS"):
         parse_time("1h")
+
+
+def test_slurm_gets_a_job_array_of_one_node_jobs_with_their_gpus_time_and_resubmission_signal(tmp_path, capsys,
+                                                                                            monkeypatch):
+    bin_dir = tmp_path / "bin"                  # stand-ins for SLURM's commands: sbatch keeps the script it is given
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {tmp_path}/job.sh\necho "Submitted batch job 4242"\n')
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert main(["launch", "--profile", "smoke", "--set", f"runs_dir={tmp_path / 'runs'}", "--slurm", "--partition",
+                 "gpu", "--nodes", "4", "--gpus-per-node", "8", "--cpus-per-task", "64", "--time", "1-00:00:00",
+                 "--slurm-arg", "account=proj", "--no-wait"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted 4 job(s) to SLURM: 4242_0, 4242_1, 4242_2, 4242_3" in out
+    script = (tmp_path / "job.sh").read_text()
+    for line in ("--array=0-3%4", "--nodes=1", "--ntasks-per-node=1", "--gpus-per-node=8", "--cpus-per-task=64",
+                 "--partition=gpu", "--time=1440", "--signal=USR2@90", "--account=proj", "--job-name=vipar-smoke"):
+        assert f"#SBATCH {line}\n" in script, line
+    assert (tmp_path / "runs" / ".launch").is_dir()
 
 
 def test_local_jobs_run_the_study_and_a_preempted_job_is_resubmitted_and_resumes(tmp_path):

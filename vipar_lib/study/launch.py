@@ -80,9 +80,10 @@ def launch(study, tables=TABLES, slurm: bool = False, nodes: int = 1, gpus_per_n
            cpus_per_task: int = 0, mem_gb: float = 0, extra: dict | None = None, log_dir: Path | None = None):
     """Submit ``nodes`` jobs running the study's workers; return ``(jobs, log folder)``."""
     from .workers import study_params
-    if slurm and shutil.which("sbatch") is None:
-        raise LaunchError("--slurm: no SLURM on this machine (sbatch not found); leave out --slurm to run the "
-                          "workers through submitit's local executor")
+    missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None] if slurm else []
+    if missing:
+        raise LaunchError(f"--slurm: no SLURM on this machine ({' and '.join(missing)} not found); leave out --slurm "
+                          "to run the workers through submitit's local executor")
     if nodes < 1 or gpus_per_node < 0 or workers_per_job < 0 or max_resubmits < 0:
         raise LaunchError(f"--nodes={nodes} must be >= 1; --gpus-per-node={gpus_per_node}, --workers-per-job="
                           f"{workers_per_job} and --max-resubmits={max_resubmits} >= 0")
@@ -93,7 +94,7 @@ def launch(study, tables=TABLES, slurm: bool = False, nodes: int = 1, gpus_per_n
     cluster = "slurm" if slurm else "local"
     ex = submitit.AutoExecutor(folder=folder, cluster=cluster, slurm_max_num_timeout=max_resubmits,
                                local_max_num_timeout=max_resubmits)
-    params = {"name": f"vipar-{study.profile}", "timeout_min": int(round(time_min)) if slurm else time_min,
+    params = {"name": f"vipar-{study.profile}", "timeout_min": max(1, int(round(time_min))) if slurm else time_min,
               "nodes": 1, "tasks_per_node": 1, "gpus_per_node": gpus_per_node}
     if cpus_per_task:
         params["cpus_per_task"] = cpus_per_task
