@@ -33,7 +33,8 @@ def plan(a):
          PROFILE, SET, arg("--tables", nargs="+", choices=TABLES, default=list(TABLES), help="tables to run"),
          arg("--workers", type=int, default=None, metavar="N",
              help="worker processes side by side on the run store (default: the profile's executor.workers; "
-                  "0 = one per visible GPU, each pinned to it; 1 without CUDA). Several `vipar run-study` "
+                  "0 = one per visible GPU, each pinned to it, more than the GPUs share them in turn; 1 without "
+                  "CUDA). Several `vipar run-study` "
                   "started by hand on one run store cooperate the same way"))
 def run_study(a):
     from ..study import execute, load_study, plan_study
