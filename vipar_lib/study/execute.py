@@ -26,7 +26,7 @@ from ..paths import resolve
 from .config import StudyConfig
 from .plan import COST_FILE, EvalRequest, Plan, PlannedRun, dataset_id, split_dir, video_root
 
-__all__ = ["Prepared", "prepare_data", "execute", "write_cost", "release_list"]
+__all__ = ["Prepared", "prepare_data", "execute", "write_cost", "release_list", "HOOKS"]
 
 log = logging.getLogger("vipar.study")
 
@@ -143,5 +143,20 @@ def execute(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True,
         raise ValueError(f"unknown table(s) {bad}; allowed: {list(TABLES)}")
     n = resolve_workers(plan.study.executor.workers if workers is None else workers)
     if n > 1:
-        return run_workers(plan, tables, n, say=say, progress=progress)
-    return work(plan, tables, progress=progress, say=say)
+        return run_workers(plan, tables, n, say=say, progress=progress, prepare=_prepare)
+    return work(plan, tables, progress=progress, say=say, **HOOKS)
+
+
+def _prepare(study: StudyConfig, progress: bool) -> int:
+    """The workers' ``prepare``: data and split in place; the number of classes."""
+    return prepare_data(study, progress).split.num_classes
+
+
+def _write_cost(run: PlannedRun, num_classes: int, reqs: Iterable[EvalRequest]) -> dict:
+    """The workers' ``write_cost``: cost.json at the clip lengths of the run's training and requested views."""
+    return write_cost(run, num_classes, {_view_frames(q, run) for q in reqs if q.run == run.name}
+                      | {run.config.data.clip_len})
+
+
+#: what the workers' loop (:func:`~vipar_lib.study.workers.work`) takes from the executor
+HOOKS = {"prepare": _prepare, "write_cost": _write_cost}

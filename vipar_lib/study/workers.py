@@ -24,7 +24,7 @@ only on its config and seed, not on who trains it). Each worker keeps a journal 
 times): ``vipar status`` reads it for evaluation times and idle workers.
 
 :func:`run_workers` is the parent of ``--workers N``: it prepares the data once, starts N
-``python -m vipar_lib.study.workers`` processes, relays their output line by line with a
+``python -m vipar_lib.study.worker_process`` processes, relays their output line by line with a
 ``[w2/4 gpu 1]`` prefix, shows one progress bar for the whole store, and stops them cleanly on
 an interrupt (SIGTERM to each: a worker turns SIGTERM and SIGUSR2 into ``SystemExit``, so its
 leases are released and a run loses at most its epoch in flight). A worker that dies is not
@@ -42,7 +42,6 @@ waits for, or a last long fine-tune — or when a run's batch does not fit one G
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -66,7 +65,7 @@ from ..paper import TABLES
 from .plan import EvalRequest, Plan, PlannedRun
 
 __all__ = ["work", "run_workers", "resolve_workers", "visible_gpus", "eval_groups", "study_complete",
-           "WorkerError", "JOURNAL_DIR", "PREPARE_LOCK", "study_params", "main"]
+           "WorkerError", "JOURNAL_DIR", "PREPARE_LOCK", "study_params"]
 
 log = logging.getLogger("vipar.workers")
 
@@ -133,13 +132,15 @@ def _held(path: Path) -> bool:
 
 
 def work(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True, say: Callable[[str], None] | None = None,
-         poll_s: float | None = None, worker: str | None = None) -> dict:
+         poll_s: float | None = None, worker: str | None = None, *, prepare: Callable, write_cost: Callable) -> dict:
     """One worker's loop (module docstring) until the tables' runs and logits files are all in the store.
 
+    ``prepare(study, progress) -> number of classes`` makes the data and split (run under the
+    store's prepare lease); ``write_cost(run, num_classes, requests)`` writes a run's cost.json.
+    The executor (:mod:`.execute`) passes both, so imports go one way.
     Returns ``{"trained": [...], "evaluated": [...], "reused": n}``: the runs this worker trained
     (or resumed), the logits files it wrote, and how many runs were finished by others or before.
     """
-    from .execute import _view_frames, prepare_data, write_cost
     say = say or log.info
     worker = os.environ.get("VIPAR_WORKER", "") if worker is None else worker
     os.environ.setdefault("VIPAR_WORKER", worker)            # the leases name it
@@ -148,13 +149,12 @@ def work(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True, say:
     study = plan.study
     study.runs_path.mkdir(parents=True, exist_ok=True)
     with lease(study.runs_path / PREPARE_LOCK, "preparing the data for", thing="the run store", wait=True):
-        prep = prepare_data(study, progress)
+        num_classes = prepare(study, progress)
     journal = _Journal(study.runs_path, worker)
     journal("start", tables=tables)
     runs = plan.runs_for(tables)
     reqs = plan.requests(tables)
     groups = eval_groups(plan, reqs)
-    frames = {r.name: {_view_frames(q, r) for q in reqs if q.run == r.name} | {r.config.data.clip_len} for r in runs}
     done = {"trained": [], "evaluated": [], "reused": 0}
     bars = _Bars(progress, len(runs), len(groups))
     waiting_for = None
@@ -171,8 +171,8 @@ def work(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True, say:
             if took is None:
                 took = _evaluate_next(plan, todo_groups, fin, say, journal, done, progress)
             if took is not None:
-                if took in frames and is_finished(plan.runs[took].dir):
-                    write_cost(plan.runs[took], prep.split.num_classes, frames[took])
+                if is_finished(plan.runs[took].dir):
+                    write_cost(plan.runs[took], num_classes, reqs)
                 waiting_for = None
                 continue
             held = _waiting_on(plan, runs, fin, todo_groups)
@@ -182,7 +182,7 @@ def work(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True, say:
                 waiting_for = held
             time.sleep(poll_s)
         for r in runs:                       # cost.json of runs finished elsewhere or before (written once)
-            write_cost(r, prep.split.num_classes, frames[r.name])
+            write_cost(r, num_classes, reqs)
         done["reused"] = len([r for r in runs if r.name not in done["trained"]])
         status = "done"
     except BaseException as e:
@@ -297,15 +297,17 @@ class _Bars:
 
 # -- the parent of --workers N ----------------------------------------------------------------------
 def run_workers(plan: Plan, tables: Iterable[str], n: int, say: Callable[[str], None] | None = None,
-                progress: bool = True, poll_s: float | None = None) -> dict:
-    """Run ``n`` worker processes on ``plan`` (module docstring); return their merged summaries."""
-    from .execute import prepare_data
+                progress: bool = True, poll_s: float | None = None, *, prepare: Callable) -> dict:
+    """Run ``n`` worker processes on ``plan`` (module docstring); return their merged summaries.
+
+    ``prepare`` is :func:`work`'s: the data is prepared once here, before the workers start.
+    """
     say = say or log.info
     tables = list(tables)
     study = plan.study
     study.runs_path.mkdir(parents=True, exist_ok=True)
     with lease(study.runs_path / PREPARE_LOCK, "preparing the data for", thing="the run store", wait=True):
-        prepare_data(study, progress)
+        prepare(study, progress)
     gpus = visible_gpus()
     threads = max(1, len(os.sched_getaffinity(0)) // n) if hasattr(os, "sched_getaffinity") else 1
     tmp = Path(tempfile.mkdtemp(prefix="vipar-workers-"))
@@ -325,7 +327,7 @@ def run_workers(plan: Plan, tables: Iterable[str], n: int, say: Callable[[str], 
                 env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
             env.setdefault("OMP_NUM_THREADS", str(threads))
             summary = tmp / f"w{i + 1}.json"
-            cmd = [sys.executable, "-m", "vipar_lib.study.workers", str(study_file), "--tables", *tables,
+            cmd = [sys.executable, "-m", "vipar_lib.study.worker_process", str(study_file), "--tables", *tables,
                    "--summary", str(summary)]
             p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                  cwd=str(REPO_DIR), bufsize=1)
@@ -411,38 +413,3 @@ def _stop(procs, say) -> None:
             say(f"worker {label} did not stop within 60 s of SIGTERM: killed")
             p.kill()
             p.wait()
-
-
-# -- one worker process -----------------------------------------------------------------------------
-def _graceful(signum, _frame):
-    raise SystemExit(128 + signum)
-
-
-def main(argv=None) -> int:
-    """``python -m vipar_lib.study.workers STUDY.yaml --tables ... --summary OUT.json``: one worker."""
-    ap = argparse.ArgumentParser(prog="python -m vipar_lib.study.workers", description=main.__doc__)
-    ap.add_argument("study", help="a study params file (as run_workers writes it)")
-    ap.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES, help="tables to work for")
-    ap.add_argument("--summary", default="", help="write what this worker did here (JSON)")
-    a = ap.parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGUSR2):
-        signal.signal(sig, _graceful)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    from ..engine.errors import EngineError
-    from ..typed import ConfigError
-    from .config import load_study
-    from .plan import plan_study
-    try:
-        plan = plan_study(load_study(a.study))
-        done = work(plan, a.tables, progress=False, say=print)
-    except (EngineError, ConfigError, OSError) as e:             # one line, as the command line prints them
-        print(f"error: {e}")
-        return 2
-    if a.summary:
-        Path(a.summary).write_text(json.dumps(done))
-    print(f"done: trained {len(done['trained'])} run(s), wrote {len(done['evaluated'])} logits file(s)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
