@@ -30,12 +30,20 @@ def plan(a):
 
 
 @command("run-study", "train and evaluate what a profile's tables need, without the notebooks",
-         PROFILE, SET, arg("--tables", nargs="+", choices=TABLES, default=list(TABLES), help="tables to run"))
+         PROFILE, SET, arg("--tables", nargs="+", choices=TABLES, default=list(TABLES), help="tables to run"),
+         arg("--workers", type=int, default=None, metavar="N",
+             help="worker processes side by side on the run store (default: the profile's executor.workers; "
+                  "0 = one per visible GPU, each pinned to it, more than the GPUs share them in turn; 1 without "
+                  "CUDA). Several `vipar run-study` "
+                  "started by hand on one run store cooperate the same way"))
 def run_study(a):
     from ..study import load_study, plan_study
     from ..study.execute import execute
+    from ..typed import ConfigError
+    if a.workers is not None and a.workers < 0:
+        raise ConfigError(f"--workers={a.workers}; allowed: 0 (one per visible GPU) or a positive number")
     p = plan_study(load_study(a.profile, parse_pairs(a.set, "--set")))
-    done = execute(p, a.tables, say=print)
+    done = execute(p, a.tables, say=print, workers=a.workers)
     print(f"trained {len(done['trained'])} run(s), reused {done['reused']}, "
           f"wrote {len(done['evaluated'])} logits file(s)")
     return 0

@@ -9,7 +9,8 @@ runs/<name>-<hash>/
   warm_start.json  what a warm start loaded and what it did not
   final.json       written when training finished; trusted only if it parses and matches last.pt's epoch
   train.log        text log
-  .lock            held (flock) by the process training the run; holds that process's PID
+  .lock            a lease while a process trains the run: host, PID, worker, heartbeat (engine/lease.py)
+  .eval-*.lock     a lease while a process evaluates the run (one per split, interval and clips)
   tb/              TensorBoard scalars (when tensorboard is installed)
   logits/          evaluation outputs (<split>-<view>-i<interval>-k<clips>.npz)
 ```
@@ -18,18 +19,19 @@ runs/<name>-<hash>/
 paths, and every path the store holds is portable, so a copied, moved or shared run store is
 found and reused (:func:`run_dir` resolves ``runs_dir``).
 
-**One writer** (issue #13): :func:`run_lock` takes an exclusive ``flock`` on ``.lock`` for as long
-as a process trains the run; a second trainer, or ``--force`` while someone trains, gets a
-:class:`~vipar_lib.engine.errors.RunLockedError` naming the holder's PID. The kernel drops the
-lock when the holder dies (``kill -9`` included), so a killed run is never left locked.
-On NFS, ``flock`` is emulated with POSIX locks (Linux >= 2.6.12), which lock across clients too.
+**One writer** (issues #13, #19): :func:`run_lock` holds a lease on ``.lock``
+(:mod:`vipar_lib.engine.lease`: an ``O_EXCL`` file with host, PID and a heartbeat) for as long as
+a process trains the run; a second trainer, or ``--force`` while someone trains, gets a
+:class:`~vipar_lib.engine.errors.RunLockedError` naming the holder. A holder that died
+(``kill -9`` included) leaves a stale lease that the next trainer takes over: at once on the same
+host (its PID is gone), after the heartbeat timeout from another host. The protocol works the same
+on NFS and between hosts, where ``flock`` may not lock at all.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
 import errno
-import fcntl
 import io
 import json
 import os
@@ -38,10 +40,11 @@ from pathlib import Path
 from ..paths import resolve
 from .checkpoint import checkpoint_epoch, mkstemp_ordinary
 from .config import RunConfig, config_from_dict, config_hash
-from .errors import RunDirError, RunLockedError
+from .errors import RunDirError
+from .lease import lease
 
 __all__ = ["run_dir", "write_text_atomic", "load_run_config", "read_metrics", "read_final", "is_finished",
-           "list_runs", "run_lock", "clean_stray_temps", "LOCK_NAME"]
+           "list_runs", "run_lock", "eval_lock", "eval_lock_path", "clean_stray_temps", "LOCK_NAME"]
 
 LOCK_NAME = ".lock"
 
@@ -124,44 +127,44 @@ def list_runs(runs_dir) -> list[Path]:
     return sorted(p.parent for p in resolve(runs_dir).glob("*/config.yaml"))
 
 
-def _holder(lock: Path) -> int:
+@contextlib.contextmanager
+def run_lock(run, what: str = "training"):
+    """Hold the run directory's lock (a :class:`Lease` on ``run/.lock``) for the ``with`` block.
+
+    Raises :class:`RunLockedError` naming the holder (PID, host, worker, since when) when another
+    live process holds it (or this process does, through another ``with``), and
+    :class:`RunDirError` when the directory cannot be created or written. A lock whose holder
+    died (same host: its PID is gone; another host: its heartbeat is older than
+    :data:`~vipar_lib.engine.lease.STALE_S`) is taken over. Yields the run directory.
+    """
+    run = Path(run)
     try:
-        return int(lock.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _dir_error(run, e) from None
+    with lease(run / LOCK_NAME, what, subject=f"{run}: ", thing="this run"):
+        yield run
+
+
+def eval_lock_path(run, split: str, interval: int, clips: int) -> Path:
+    """The lease of one evaluation group of a run (its views of one split, interval and number of clips)."""
+    return Path(run) / f".eval-{split}-i{interval}-k{clips}.lock"
 
 
 @contextlib.contextmanager
-def run_lock(run, what: str = "training"):
-    """Hold the run directory's exclusive lock for the ``with`` block (created with the directory).
-
-    Raises :class:`RunLockedError` naming the holder's PID when another process (or another
-    open of the lock in this process) holds it, and :class:`RunDirError` when the directory
-    cannot be created or written.
-    """
+def eval_lock(run, split: str, interval: int, clips: int):
+    """Hold the lease of one evaluation group of ``run`` (raises :class:`RunLockedError` when held)."""
     run = Path(run)
-    lock = run / LOCK_NAME
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as e:
-        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise RunDirError(f"{run}: run directory is not writable ({e.strerror}); make it writable or "
-                              f"use another runs_dir") from None
-        raise RunDirError(f"{run}: cannot create the run directory ({e.strerror})") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _holder(lock)
-            who = f"process {pid}" if pid else "another process"
-            raise RunLockedError(f"{run}: {who} is {what} this run (it holds {lock}); wait for it to finish "
-                                 f"or stop it first", pid) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield run
-    finally:
-        os.close(fd)                    # closing the descriptor releases the lock
+    with lease(eval_lock_path(run, split, interval, clips), "evaluating", subject=f"{run}: ",
+               thing=f"this run ({split}, interval {interval}, {clips} clips)") as ls:
+        yield ls
+
+
+def _dir_error(run: Path, e: OSError) -> RunDirError:
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return RunDirError(f"{run}: run directory is not writable ({e.strerror}); make it writable or "
+                           f"use another runs_dir")
+    return RunDirError(f"{run}: cannot create the run directory ({e.strerror})")
 
 
 def clean_stray_temps(run) -> list[str]:

@@ -15,6 +15,7 @@
     bootstrap: 1000                                                  # resamples for every interval
     seeds:    3                      # or {table1: 3, table2: 5}: trained seeds per row (train.seed, +1, ...)
     power:    {seed_sd: {models: 1.0, ...}, budget_gpu_hours: 192}    # assumptions of `vipar power`
+    executor: {workers: 0}                                           # processes side by side (0: one per GPU)
 
 ``data``/``train``/``eval`` are the engine's own config types, so a key means the same thing in a
 study and in a single run's params file. The planner fills what differs per table row
@@ -40,9 +41,9 @@ from ..models.registry import resolve_options
 from ..paths import resolve
 from ..typed import ConfigError, from_dict, merge, option, to_dict
 
-__all__ = ["StudyConfig", "SeedSD", "PowerSection", "SEEDED_TABLES", "COMPARISONS",
-           "DatasetSection", "FramesSection", "EpochsSection", "ReleaseSection", "load_study",
-           "list_profiles", "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "TRAIN_LISTS", "MODEL_KEYS",
+__all__ = ["StudyConfig", "SeedSD", "PowerSection", "SEEDED_TABLES", "COMPARISONS", "DatasetSection",
+           "FramesSection", "EpochsSection", "ReleaseSection", "ExecutorSection", "load_study", "list_profiles",
+           "profile_path", "PARAMS_DIR", "DATASET_KINDS", "READINGS", "TRAIN_LISTS", "MODEL_KEYS",
            "NOTEBOOK_PARAMETERS", "check_notebook_parameters"]
 
 PARAMS_DIR = REPO_DIR / "params"
@@ -127,6 +128,12 @@ class PowerSection:
 
 
 @dataclass
+class ExecutorSection:
+    workers: int = option(0, ge=0, help="processes that train and evaluate side by side through the run store "
+                                        "(vipar_lib/study/workers.py): 0 = one per visible GPU, 1 without CUDA")
+
+
+@dataclass
 class StudyConfig:
     profile: str = option("smoke", help="the profile's name, shown in every report")
     dataset: DatasetSection = field(default_factory=DatasetSection)
@@ -150,6 +157,7 @@ class StudyConfig:
     by_model: dict = option(default_factory=dict,
                             help="data/train settings for one kind of run only, keyed slowfast/rgb, slowfast/diff or "
                                  "tsm/rgb, e.g. {tsm/rgb: {train: {batch_size: 16}}} (the release's scripts differ)")
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
 
     @property
     def synthetic(self) -> bool:

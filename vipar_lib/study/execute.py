@@ -4,7 +4,8 @@
 
     plan ──► prepare_data: synthetic videos (vipar synth) + the VIPriors split   (skipped when present)
          ──► train every needed run, bases first                                 (finished runs skipped,
-                                                                                   a killed run resumes)
+                                                                                   a killed run resumes;
+                                                                                   N workers: workers.py)
          ──► cost.json per run: parameters and GFLOPs per clip length             (written once)
          ──► evaluate: one logits file per (run, view, interval, split)           (existing files kept)
 
@@ -21,10 +22,7 @@ from typing import Callable, Iterable
 
 from ..data import splits as S
 from ..data.identity import SPLIT_LISTS, folder_lock, write_atomic
-from ..engine.evaluate import evaluate_run
-from ..engine.progress import bar
-from ..engine.runs import is_finished, write_text_atomic
-from ..engine.train import train
+from ..engine.runs import write_text_atomic
 from ..paper import TABLES
 from ..paths import portable, resolve
 from .config import StudyConfig
@@ -41,7 +39,7 @@ from .plan import (
     video_root,
 )
 
-__all__ = ["Prepared", "prepare_data", "split_identity", "execute", "write_cost", "release_list"]
+__all__ = ["Prepared", "prepare_data", "split_identity", "execute", "write_cost", "release_list", "HOOKS"]
 
 log = logging.getLogger("vipar.study")
 
@@ -151,52 +149,36 @@ def _view_frames(req: EvalRequest, run: PlannedRun) -> int:
 
 
 def execute(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True,
-            say: Callable[[str], None] | None = None) -> dict:
-    """Train and evaluate what ``tables`` need; return ``{"trained": [...], "evaluated": [...], "reused": n}``."""
+            say: Callable[[str], None] | None = None, workers: int | None = None) -> dict:
+    """Train and evaluate what ``tables`` need; return ``{"trained": [...], "evaluated": [...], "reused": n}``.
+
+    ``workers`` (default: the study's ``executor.workers``; 0 = one per visible GPU, 1 without
+    CUDA) processes fill the store side by side (:mod:`.workers`); with one, this process does
+    the work. Either way a run or evaluation another process holds is left to it, and a run whose
+    holder died is resumed from ``last.pt``.
+    """
+    from .workers import resolve_workers, run_workers, work
     say = say or log.info
     tables = list(tables)
     bad = sorted(set(tables) - set(TABLES))
     if bad:
         raise ValueError(f"unknown table(s) {bad}; allowed: {list(TABLES)}")
-    prep = prepare_data(plan.study, progress)
-    runs = plan.runs_for(tables)
-    reqs = plan.requests(tables)
-    done = {"trained": [], "evaluated": [], "reused": 0}
-    todo_runs = [r for r in runs if not is_finished(r.dir)]
-    b = bar(len(runs), "runs", progress and bool(todo_runs), unit="run", slot="runs")
-    for i, run in enumerate(runs, 1):
-        finished = is_finished(run.dir)
-        if b is not None:
-            b.set_postfix(run=run.name)
-        if not finished:
-            say(f"[{i}/{len(runs)}] training {run.name} ({run.config.model.name}, {run.config.data.input_type}, "
-                f"{run.config.train.epochs} epochs)")
-        train(run.config)
-        if finished:
-            done["reused"] += 1
-        else:
-            done["trained"].append(run.name)
-        write_cost(run, prep.split.num_classes,
-                   {_view_frames(q, run) for q in reqs if q.run == run.name} | {run.config.data.clip_len})
-        if b is not None:
-            b.update(1)
-    if b is not None:
-        b.close()
-    groups: dict[tuple, list[EvalRequest]] = {}
-    for q in reqs:
-        if not plan.logits_path(q).is_file():
-            groups.setdefault((q.run, q.interval, q.split, q.clips), []).append(q)
-    b = bar(len(groups), "evaluations", progress and bool(groups), unit="group", slot="evaluations")
-    for (name, interval, split, clips), todo in groups.items():
-        if b is not None:
-            b.set_postfix(run=name, split=split, interval=interval)
-        say(f"evaluating {name}: {', '.join(q.view for q in todo)} (interval {interval}, {split}, {clips} clips)")
-        evaluate_run(plan.runs[name].dir, views=[q.view for q in todo], num_clips=clips, interval=interval,
-                     split=split, positions=plan.study.eval.positions, batch_size=plan.study.eval.batch_size,
-                     progress=progress, crop=plan.study.eval.crop)
-        done["evaluated"] += [plan.logits_path(q).name for q in todo]
-        if b is not None:
-            b.update(1)
-    if b is not None:
-        b.close()
-    return done
+    n = resolve_workers(plan.study.executor.workers if workers is None else workers)
+    if n > 1:
+        return run_workers(plan, tables, n, say=say, progress=progress, prepare=_prepare)
+    return work(plan, tables, progress=progress, say=say, **HOOKS)
+
+
+def _prepare(study: StudyConfig, progress: bool) -> int:
+    """The workers' ``prepare``: data and split in place; the number of classes."""
+    return prepare_data(study, progress).split.num_classes
+
+
+def _write_cost(run: PlannedRun, num_classes: int, reqs: Iterable[EvalRequest]) -> dict:
+    """The workers' ``write_cost``: cost.json at the clip lengths of the run's training and requested views."""
+    return write_cost(run, num_classes, {_view_frames(q, run) for q in reqs if q.run == run.name}
+                      | {run.config.data.clip_len})
+
+
+#: what the workers' loop (:func:`~vipar_lib.study.workers.work`) takes from the executor
+HOOKS = {"prepare": _prepare, "write_cost": _write_cost}
