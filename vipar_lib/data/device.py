@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 
 from .decode import FORMATS, plane_bytes
-from .transforms import IDENTITY_AFFINE, ClipTransform
+from .transforms import IDENTITY_AFFINE, STD, ClipTransform, normalize_clips
 
-__all__ = ["frames_to_rgb", "source_row", "collate_device", "batch_clips", "item_views", "SOURCE_FIELDS",
-           "COLORSPACES"]
+__all__ = ["frames_to_rgb", "source_row", "collate_device", "batch_clips", "item_views", "batch_input",
+           "SOURCE_FIELDS", "COLORSPACES"]
 
 SOURCE_FIELDS = ("fmt", "width", "height", "out_width", "out_height", "colorspace")
 COLORSPACES = ("bt601", "bt709")
@@ -169,3 +169,18 @@ def item_views(item: dict, transforms: list[ClipTransform], device) -> list[tupl
         clips = torch.stack([tr.apply(rgb, p, idx=i).permute(0, 2, 3, 1) for p, i in zip(plans, idx)])
         out.append((clips, _affines(tr, clips, plans)))
     return out
+
+
+def batch_input(batch: dict, transform: ClipTransform, device, channels_last: bool = False,
+                diff_std: float = STD) -> torch.Tensor:
+    """A device-feed batch -> the model input on ``device`` (:func:`batch_clips`, then
+    :func:`~vipar_lib.data.transforms.normalize_clips` with the transform's input type and normalisation).
+    Which clips change brightness/contrast or carry an HLS shift is read from the plans on the host: no
+    device sync."""
+    clips, affine = batch_clips(batch, transform, device)
+    p = batch["plan"]
+    plain = bool(((p[:, 11] == 1) & (p[:, 12] == 1)).all())
+    release = transform.view is None and transform.augment.scheme == "release"
+    rows = torch.nonzero(p[:, 13] > 0).flatten().tolist() if release else []
+    return normalize_clips(clips, affine, transform.input_type, diff_std, channels_last=channels_last and
+                           clips.device.type == "cuda", plain=plain, normalize=transform.normalize, hls=rows)
