@@ -82,7 +82,17 @@ def model_input(clips: torch.Tensor, affine: torch.Tensor, input_type: str, devi
 
 def feed_options(cfg: RunConfig) -> dict:
     """The datasets' ``feed`` and, for the device feed, its on-disk video index beside the split
-    (``<split_dir>/videos.index.json``: each video probed once, then one decoder open per clip)."""
+    (``<split_dir>/videos.index.json``: each video probed once, then one decoder open per clip).
+
+    A video root made by ``vipar prepare-videos`` at a short side below the decode size is refused
+    (its frames would be scaled up): one line naming the folder and the size to prepare at."""
+    from ..data.prepare import prepared_info
+    info = prepared_info(resolve(cfg.data.video_root)) if cfg.data.video_root else None
+    if info and int(info["short_side"]) < decode_side(cfg):
+        from ..typed import ConfigError
+        raise ConfigError(f"{resolve(cfg.data.video_root)}: prepared at short side {info['short_side']}, but this run "
+                          f"decodes at {decode_side(cfg)}; run vipar prepare-videos with --short-side "
+                          f"{decode_side(cfg)} into another folder")
     if cfg.data.feed != "device":
         return {"feed": cfg.data.feed}
     split_dir = resolve(cfg.data.split_dir) if cfg.data.split_dir else None
