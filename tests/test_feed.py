@@ -12,7 +12,7 @@ import torch
 
 from vipar_lib.data.dataset import ClipDataset, MultiViewDataset
 from vipar_lib.data.decode import VideoIndexStore, index_video, read_planes
-from vipar_lib.data.device import batch_clips, batch_input, collate_device, frames_to_rgb, item_views, source_row
+from vipar_lib.data.device import batch_clips, batch_input, collate_device, frames_to_rgb, item_views, planes_source
 from vipar_lib.data.splits import load_split_dir
 from vipar_lib.data.transforms import NORMALIZATIONS, TTA_VIEWS, AugmentConfig, ClipTransform, normalize_clips
 from vipar_lib.data.video import DECODE_STATS, read_frames, resized_shape
@@ -37,7 +37,7 @@ def test_colour_conversion_matches_the_decoders_rgb(synth_root, short_side):
         w, h = resized_shape(info.width, info.height, short_side)
         ref = torch.from_numpy(read_frames(path, range(8), short_side))
         planes, _ = read_planes(path, range(8), info)
-        rgb = frames_to_rgb(torch.from_numpy(planes.data), source_row("yuv420p", info.width, info.height, w, h))
+        rgb = frames_to_rgb(torch.from_numpy(planes.data), planes_source(planes, w, h))
         assert rgb.shape == ref.shape and rgb.dtype == torch.uint8
         assert psnr(rgb, ref) >= MIN_PSNR, (path.name, short_side, psnr(rgb, ref))
 

@@ -59,7 +59,7 @@ from torch.utils.data import Dataset
 
 from .clips import eval_clip_indices, kept_frames, train_clip_indices
 from .decode import Planes, VideoIndex, VideoIndexStore, read_planes
-from .device import source_row
+from .device import planes_source, source_row
 from .splits import VideoEntry
 from .transforms import ClipTransform
 from .video import VideoError, probe, probe_checked, read_frames, resized_shape, truncation
@@ -140,7 +140,7 @@ class _DecodedCache:
             self.items.move_to_end(key)
         return v
 
-    def put(self, key, value: np.ndarray):
+    def put(self, key, value):
         self.items[key] = value
         self.bytes += value.nbytes
         while self.bytes > self.max_bytes and len(self.items) > 1:
@@ -225,20 +225,19 @@ class ClipDataset(Dataset):
         key = (str(path), "planes")
         video = _DECODED.get(key)
         if video is None:
-            video = read_planes(path, np.arange(info.frames), info)[0].data
+            video = read_planes(path, np.arange(info.frames), info)[0]
             _DECODED.put(key, video)
         uniq, inverse = np.unique(np.asarray(idx), return_inverse=True)
-        return Planes(video[uniq], info.fmt, info.width, info.height, info.colorspace), inverse
+        return video.take(uniq), inverse
 
-    def _source(self, v: int) -> tuple[torch.Tensor, int, int]:
-        """(source row, decode height, decode width) of dataset video ``v`` (device feed)."""
-        info = self.infos[v]
-        w, h = resized_shape(info.width, info.height, self.short_side)
-        return source_row(info.fmt, info.width, info.height, w, h, info.colorspace), h, w
+    def _source(self, planes: Planes) -> tuple[torch.Tensor, int, int]:
+        """(source row, decode height, decode width) of decoded planes (device feed)."""
+        w, h = resized_shape(planes.width, planes.height, self.short_side)
+        return planes_source(planes, w, h), h, w
 
     def _device_item(self, v: int, frames: Planes, pos, n: int, rng, entry, row: int, failed: list) -> dict:
         """The device feed's item: the clip's distinct frames, where its frames are in them, and its plan."""
-        source, h, w = self._source(v)
+        source, h, w = self._source(frames)
         plan = self.transform.plan(h, w, rng)
         pos = torch.arange(n) if pos is None else torch.as_tensor(pos, dtype=torch.long)
         return {"frames": torch.from_numpy(frames.data), "source": source, "pos": pos, "plan": torch.from_numpy(plan),
@@ -410,7 +409,7 @@ class MultiViewDataset(ClipDataset):
         """The device feed's item: the union's frames once, and every view's K clips as positions and plans
         (drawn from the per-view path's RNG per clip); :func:`~vipar_lib.data.device.item_views` cuts them."""
         data = frames.data if pos is None else frames.data[np.unique(pos)]
-        source, h, w = self._source(v)
+        source, h, w = self._source(frames)
         k = self.num_clips
         plans = [[tr.plan(h, w, self._rng(v * k + j, 0)) for j in range(k)] for tr in self.transforms]
         where = [[np.searchsorted(union, idx) for idx in view] for view in clips]

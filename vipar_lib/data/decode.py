@@ -79,11 +79,18 @@ class VideoIndex:
         return self.keyframes[j] if j >= 0 else 0
 
 
-def plane_bytes(fmt: str, width: int, height: int) -> int:
-    """Bytes of one packed frame of ``fmt`` at ``width`` x ``height``."""
+def plane_bytes(fmt: str, width: int, height: int, lines: tuple[int, int] | None = None) -> int:
+    """Bytes of one packed frame of ``fmt`` at ``width`` x ``height`` whose planes' rows take ``lines`` = (luma,
+    chroma) bytes (the decoder's line sizes, padding included; default: no padding)."""
+    ly, lc = lines or tight_lines(fmt, width)
     if fmt == "yuv420p":
-        return width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
-    return width * height * 3
+        return ly * height + 2 * lc * ((height + 1) // 2)
+    return ly * height
+
+
+def tight_lines(fmt: str, width: int) -> tuple[int, int]:
+    """Row bytes of the planes without padding."""
+    return (width, (width + 1) // 2) if fmt == "yuv420p" else (width * 3, 0)
 
 
 def _av():
@@ -160,13 +167,22 @@ def index_video(path) -> VideoIndex:
 
 @dataclass
 class Planes:
-    """Decoded frames, packed: uint8 (N, plane_bytes) in ``fmt`` at ``width`` x ``height``."""
+    """Decoded frames, packed: uint8 (N, plane_bytes) in ``fmt`` at ``width`` x ``height``; each plane's rows
+    take ``lines`` = (luma, chroma) bytes, the decoder's padding kept (copying whole planes is one memcpy each)."""
 
     data: np.ndarray
     fmt: str
     width: int
     height: int
     colorspace: str = "bt601"
+    lines: tuple[int, int] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+    def take(self, rows) -> "Planes":
+        return Planes(self.data[rows], self.fmt, self.width, self.height, self.colorspace, self.lines)
 
 
 def _segments(uniq: np.ndarray, info: VideoIndex) -> list[tuple[int, list[int]]]:
@@ -182,20 +198,35 @@ def _segments(uniq: np.ndarray, info: VideoIndex) -> list[tuple[int, list[int]]]
     return out
 
 
-def _copy_frame(frame, dst: np.ndarray, fmt: str) -> None:
-    """The frame's planes (or its RGB conversion) into ``dst``, one packed row."""
+def _lines(frame, fmt: str) -> tuple[int, int]:
+    if fmt != "yuv420p":
+        return tight_lines(fmt, frame.width)
+    p = frame.planes
+    return p[0].line_size, p[1].line_size
+
+
+def _cuts(fmt: str, height: int, lines: tuple[int, int]) -> list[tuple[int, int]]:
+    """Where each plane of a packed row of the ``lines`` layout starts and ends."""
+    if fmt != "yuv420p":
+        return [(0, lines[0] * height)]
+    y, c = lines[0] * height, lines[1] * ((height + 1) // 2)
+    return [(0, y), (y, y + c), (y + c, y + 2 * c)]
+
+
+def _copy_frame(frame, dst: np.ndarray, fmt: str, lines: tuple[int, int]) -> None:
+    """The frame's planes (or its RGB conversion) into ``dst``, one packed row of the ``lines`` layout."""
     if fmt != "yuv420p":
         dst[:] = frame.to_ndarray(format="rgb24").reshape(-1)
         return
     o = 0
-    for p in frame.planes:
-        h, w, ls = p.height, p.width, p.line_size
-        src = np.frombuffer(p, np.uint8)
-        if ls == w:
-            dst[o:o + h * w] = src[:h * w]
-        else:
-            dst[o:o + h * w].reshape(h, w)[:] = src.reshape(-1, ls)[:h, :w]
-        o += h * w
+    for p, ls in zip(frame.planes, (lines[0], lines[1], lines[1])):
+        n = ls * p.height
+        if p.line_size == ls and p.buffer_size == n:
+            dst[o:o + n] = p                               # the whole plane, padding included: one memcpy
+        else:                                              # another layout than the first frame's: row by row
+            w = min(ls, p.line_size)
+            dst[o:o + n].reshape(p.height, ls)[:, :w] = np.frombuffer(p, np.uint8).reshape(p.height, -1)[:, :w]
+        o += n
 
 
 def read_planes(path, indices: Sequence[int], info: VideoIndex) -> tuple[Planes, np.ndarray | None]:
@@ -213,9 +244,10 @@ def read_planes(path, indices: Sequence[int], info: VideoIndex) -> tuple[Planes,
     if uniq[0] < 0 or uniq[-1] >= info.frames:
         raise VideoError(path, "truncated", f"frame {int(uniq[-1])} requested, {info.frames} indexed")
     fmt = info.fmt
-    out = np.empty((uniq.size, plane_bytes(fmt, info.width, info.height)), np.uint8)
+    out, lines = None, None
     slot = {int(f): j for j, f in enumerate(uniq.tolist())}
-    got = 0
+    size = (info.width, info.height)
+    pts0, step, regular = info.pts0, info.step, info.pts is None
     c, s = _open(path)
     DECODE_STATS["reads"] += 1
     DECODE_STATS["frames"] += int(uniq.size)
@@ -224,11 +256,24 @@ def read_planes(path, indices: Sequence[int], info: VideoIndex) -> tuple[Planes,
             c.seek(info.pts_of(key), stream=s, backward=True, any_frame=False)
             last, n = want[-1], key
             for frame in c.decode(s):
-                i = info.number(frame.pts)
+                pts = frame.pts
+                i = (pts - pts0) // step if regular and pts is not None else info.number(pts)
                 n = i if i >= 0 else n              # no timestamp: count on from the keyframe
-                if n in slot and (frame.width, frame.height) == (info.width, info.height):
-                    _copy_frame(frame, out[slot.pop(n)], fmt)
-                    got += 1
+                j = slot.pop(n, None)
+                if j is not None and (frame.width, frame.height) == size:
+                    if out is None:                 # the first frame's layout (line sizes) for all
+                        lines = _lines(frame, fmt)
+                        out = np.empty((uniq.size, plane_bytes(fmt, info.width, info.height, lines)), np.uint8)
+                        cuts = _cuts(fmt, info.height, lines)
+                    ps = frame.planes if fmt == "yuv420p" else ()
+                    if len(ps) == 3 and all(p.buffer_size == b - a for p, (a, b) in zip(ps, cuts)):
+                        row = out[j]
+                        for p, (a, b) in zip(ps, cuts):
+                            row[a:b] = p                # whole planes, padding included: one memcpy each
+                    else:
+                        _copy_frame(frame, out[j], fmt, lines)
+                elif j is not None:
+                    slot[n] = j
                 if n >= last:
                     break
                 n += 1
@@ -241,7 +286,7 @@ def read_planes(path, indices: Sequence[int], info: VideoIndex) -> tuple[Planes,
     if slot:
         raise VideoError(path, "corrupt", f"decoding failed: {len(slot)} of {uniq.size} frames did not decode "
                                           f"(first: {min(slot)})")
-    planes = Planes(out, fmt, info.width, info.height, info.colorspace)
+    planes = Planes(out, fmt, info.width, info.height, info.colorspace, lines)
     if uniq.size == idx.size and np.array_equal(uniq, idx):
         return planes, None
     return planes, inverse

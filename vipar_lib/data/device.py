@@ -31,13 +31,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .decode import FORMATS, plane_bytes
+from .decode import FORMATS, Planes, plane_bytes, tight_lines
 from .transforms import IDENTITY_AFFINE, STD, ClipTransform, normalize_clips
 
-__all__ = ["frames_to_rgb", "source_row", "collate_device", "batch_clips", "item_views", "batch_input",
+__all__ = ["frames_to_rgb", "source_row", "planes_source", "collate_device", "batch_clips", "item_views", "batch_input",
            "SOURCE_FIELDS", "COLORSPACES"]
 
-SOURCE_FIELDS = ("fmt", "width", "height", "out_width", "out_height", "colorspace")
+SOURCE_FIELDS = ("fmt", "width", "height", "out_width", "out_height", "colorspace", "luma_line", "chroma_line")
 COLORSPACES = ("bt601", "bt709")
 # (kr, kb) of each matrix: R = Y' + 2(1-kr) V, B = Y' + 2(1-kb) U, G from the luma equation
 _MATRIX = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
@@ -45,9 +45,17 @@ _CHUNK = 1024                     # frames converted per call (bounds the float 
 
 
 def source_row(fmt: str, width: int, height: int, out_width: int, out_height: int,
-               colorspace: str = "bt601") -> torch.Tensor:
-    """What the device needs to know about an item's frames: int64 (:data:`SOURCE_FIELDS`,)."""
-    return torch.tensor([FORMATS.index(fmt), width, height, out_width, out_height, COLORSPACES.index(colorspace)])
+               colorspace: str = "bt601", lines: tuple[int, int] | None = None) -> torch.Tensor:
+    """What the device needs to know about an item's frames: int64 (:data:`SOURCE_FIELDS`,). ``lines``: the
+    planes' row bytes (default: unpadded)."""
+    ly, lc = lines or tight_lines(fmt, width)
+    return torch.tensor([FORMATS.index(fmt), width, height, out_width, out_height, COLORSPACES.index(colorspace),
+                         ly, lc])
+
+
+def planes_source(planes: Planes, out_width: int, out_height: int) -> torch.Tensor:
+    """:func:`source_row` of decoded :class:`~vipar_lib.data.decode.Planes`."""
+    return source_row(planes.fmt, planes.width, planes.height, out_width, out_height, planes.colorspace, planes.lines)
 
 
 def _resize_planes(x: torch.Tensor, size) -> torch.Tensor:
@@ -57,12 +65,13 @@ def _resize_planes(x: torch.Tensor, size) -> torch.Tensor:
                          antialias=size[0] < x.shape[-2] or size[1] < x.shape[-1])
 
 
-def _yuv_to_rgb(data: torch.Tensor, w: int, h: int, ow: int, oh: int, colorspace: str) -> torch.Tensor:
+def _yuv_to_rgb(data: torch.Tensor, w: int, h: int, ow: int, oh: int, colorspace: str, ly: int,
+                lc: int) -> torch.Tensor:
     n = data.shape[0]
     cw, ch = (w + 1) // 2, (h + 1) // 2
-    y = data[:, :w * h].reshape(n, 1, h, w).float()
-    u = data[:, w * h:w * h + cw * ch].reshape(n, 1, ch, cw).float()
-    v = data[:, w * h + cw * ch:w * h + 2 * cw * ch].reshape(n, 1, ch, cw).float()
+    y = data[:, :ly * h].reshape(n, 1, h, ly)[..., :w].float()
+    u = data[:, ly * h:ly * h + lc * ch].reshape(n, 1, ch, lc)[..., :cw].float()
+    v = data[:, ly * h + lc * ch:ly * h + 2 * lc * ch].reshape(n, 1, ch, lc)[..., :cw].float()
     if (ow, oh) == (w, h):                                   # swscale's unscaled path: chroma per 2x2 block
         u = u.repeat_interleave(2, -1).repeat_interleave(2, -2)[..., :h, :w]
         v = v.repeat_interleave(2, -1).repeat_interleave(2, -2)[..., :h, :w]
@@ -83,16 +92,16 @@ def frames_to_rgb(data: torch.Tensor, source) -> torch.Tensor:
     """Packed frames uint8 (N, bytes) described by ``source`` (:func:`source_row`) -> RGB uint8 (N, oh, ow, 3).
 
     Runs on ``data``'s device; see the module docstring for the conversion and resize."""
-    fmt, w, h, ow, oh, cs = (int(v) for v in source)
+    fmt, w, h, ow, oh, cs, ly, lc = (int(v) for v in source)
     fmt, cs = FORMATS[fmt], COLORSPACES[cs]
-    data = data[:, :plane_bytes(fmt, w, h)]
+    data = data[:, :plane_bytes(fmt, w, h, (ly, lc))]
     outs = []
     for s in range(0, data.shape[0], _CHUNK):
         part = data[s:s + _CHUNK]
         if fmt == "yuv420p":
-            outs.append(_yuv_to_rgb(part, w, h, ow, oh, cs))
+            outs.append(_yuv_to_rgb(part, w, h, ow, oh, cs, ly, lc))
             continue
-        x = part.reshape(-1, h, w, 3)
+        x = part.reshape(-1, h, ly)[..., :w * 3].reshape(-1, h, w, 3)
         if (ow, oh) != (w, h):
             from .transforms import resize_short_side
             x = resize_short_side(x, min(ow, oh)).contiguous()
