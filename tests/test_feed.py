@@ -176,3 +176,80 @@ def test_decode_once_device_views_are_the_per_clip_device_clips(synth_root, synt
             single = ClipDataset(entries, root, tr, train=False, **common)
             b = collate_device([single[v * 2 + k] for k in range(2)])
             assert torch.equal(batch_clips(b, tr, "cpu")[0], clips)
+
+
+def test_plan_uses_the_measured_decode_rate_of_the_configured_feed(capsys):
+    from vipar_lib.cli import main
+    from vipar_lib.study import load_study, plan_study
+    from vipar_lib.study.cost import RATE_FILE, cost_plan, decode_rate, feed_path
+    stored = json.loads(RATE_FILE.read_text())["frames_per_cpu_second"]
+    study = load_study("ucf101")
+    assert study.dataset.prepared and feed_path(study) == "device_prepared"
+    c = cost_plan(plan_study(study))
+    assert c["decode_fps_per_core"] == stored["device_prepared"] and "measured" in c["decode_source"]
+    assert c["decode_hours"]["all"] == pytest.approx(c["total"]["decode_mframes"] * 1e6
+                                                     / (stored["device_prepared"] * study.data.workers) / 3600)
+    assert c["decode_hours"]["all"] <= c["gpu_hours"]["all"]          # the GPU does not wait (issue #18)
+    for over, path in (({"dataset": {"prepared": ""}}, "device_original"), ({"data": {"feed": "host"}}, "host")):
+        assert decode_rate(load_study("ucf101", over))[0] == stored[path]
+    assert main(["plan", "--profile", "ucf101", "--decode-rate", "1000", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["decode_fps_per_core"] == 1000 and "given" in out["decode_source"]
+    assert out["decode_hours"]["all"] == pytest.approx(c["decode_hours"]["all"] * stored["device_prepared"] / 1000)
+
+
+def test_prepare_videos_same_layout_same_frames_idempotent_and_bad_sources_named(synth_root, bad_videos, tmp_path,
+                                                                                  capsys):
+    import shutil
+
+    from vipar_lib.cli import main
+    from vipar_lib.data.prepare import MANIFEST, prepared_info
+    src = tmp_path / "src"
+    for p in _videos(synth_root, 3):
+        (src / p.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, src / p.parent.name / p.name)
+    shutil.copy(bad_videos["truncated"], src / "MoveLeft" / "v_MoveLeft_g09_c01.avi")
+    dst = tmp_path / "dst"
+    assert main(["prepare-videos", str(src), str(dst), "--short-side", "64", "--workers", "2"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len([ln for ln in out if ln.startswith("bad source:")]) == 1
+    assert "v_MoveLeft_g09_c01.avi: truncated" in out[0] and "3 prepared now" in out[-1]
+    for p in _videos(synth_root, 3):
+        q = dst / p.parent.name / p.name                                      # the same layout
+        a, b = index_video(p), index_video(q)
+        assert b.frames == a.frames and (b.width, b.height) == (85, 64) and b.pix_fmt == "yuv420p"
+        ref = torch.from_numpy(read_frames(p, range(8), 64))
+        planes, _ = read_planes(q, range(8), b)
+        # the same pictures: 4:2:0 at 85x64 halves the colour resolution of today's RGB at that size, which the
+        # synthetic set's saturated edges show most (~27 dB here; a real camera clip at 171x128: ~43 dB, benchmark)
+        assert psnr(frames_to_rgb(torch.from_numpy(planes.data), planes_source(planes, 85, 64)), ref) > 24
+    assert not (dst / "MoveLeft" / "v_MoveLeft_g09_c01.avi").exists()
+    assert prepared_info(dst)["short_side"] == 64 and len(json.loads((dst / MANIFEST).read_text())["videos"]) == 3
+    stamps = {p: p.stat().st_mtime_ns for p in dst.rglob("*.avi")}
+    (src / "MoveLeft" / "v_MoveLeft_g09_c01.avi").unlink()
+    assert main(["prepare-videos", str(src), str(dst), "--short-side", "64", "--json"]) == 0          # idempotent
+    res = json.loads(capsys.readouterr().out)
+    assert res["skipped"] == 3 and res["prepared"] == 0 and {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    next(dst.rglob("*.avi")).unlink()                                                                   # resumable
+    assert main(["prepare-videos", str(src), str(dst), "--short-side", "64", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["prepared"] == 1
+    assert main(["prepare-videos", str(src), str(dst), "--short-side", "128"]) == 2                    # refused
+    err = capsys.readouterr().err
+    assert "prepared at short side 64" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_prepared_root_enters_the_run_hash_and_is_refused_below_the_decode_size(synth_root, tmp_path):
+    from vipar_lib.data.prepare import prepare_videos
+    from vipar_lib.engine.build import feed_options
+    from vipar_lib.engine.config import config_hash
+    from vipar_lib.study import load_study, plan_study
+    from vipar_lib.typed import ConfigError
+    prepared = tmp_path / "prepared"
+    prepare_videos(synth_root / "UCF-101", prepared, short_side=30, progress=False)
+    plain = plan_study(load_study("smoke"))
+    prep = plan_study(load_study("smoke", {"dataset": {"prepared": str(prepared)}}))
+    a, b = plain.runs["base_slowfast_r50_rgb"].config, prep.runs["base_slowfast_r50_rgb"].config
+    assert "prepared copy" in b.data.dataset_id and "short side 30" in b.data.dataset_id
+    assert config_hash(a) != config_hash(b) and b.data.video_root.endswith("prepared")
+    with pytest.raises(ConfigError, match="prepared at short side 30, but this run decodes at 36"):
+        feed_options(b)
