@@ -248,6 +248,7 @@ def read_planes(path, indices: Sequence[int], info: VideoIndex) -> tuple[Planes,
     slot = {int(f): j for j, f in enumerate(uniq.tolist())}
     size = (info.width, info.height)
     pts0, step, regular = info.pts0, info.step, info.pts is None
+    planar = fmt == "yuv420p"
     c, s = _open(path)
     DECODE_STATS["reads"] += 1
     DECODE_STATS["frames"] += int(uniq.size)
@@ -265,12 +266,13 @@ def read_planes(path, indices: Sequence[int], info: VideoIndex) -> tuple[Planes,
                         lines = _lines(frame, fmt)
                         out = np.empty((uniq.size, plane_bytes(fmt, info.width, info.height, lines)), np.uint8)
                         cuts = _cuts(fmt, info.height, lines)
-                    ps = frame.planes if fmt == "yuv420p" else ()
-                    if len(ps) == 3 and all(p.buffer_size == b - a for p, (a, b) in zip(ps, cuts)):
+                    try:
+                        if not planar:
+                            raise ValueError
                         row = out[j]
-                        for p, (a, b) in zip(ps, cuts):
+                        for p, (a, b) in zip(frame.planes, cuts):
                             row[a:b] = p                # whole planes, padding included: one memcpy each
-                    else:
+                    except ValueError:                  # another layout than the first frame's, or RGB
                         _copy_frame(frame, out[j], fmt, lines)
                 elif j is not None:
                     slot[n] = j
