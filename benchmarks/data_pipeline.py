@@ -1,6 +1,27 @@
-"""Data-pipeline benchmark: training clips/s against the raw decord decode rate of the same frames.
+"""Data-pipeline benchmark: training clips/s against the raw decord decode rate of the same frames, and
+(``--video``) the device feed against today's path on a real clip.
 
     python benchmarks/data_pipeline.py [--root DATA] [--clip-len 64] [--crop 112] [--clips 48]
+    python benchmarks/data_pipeline.py --video CLIP.avi [--clip-len 64] [--json] [--store]
+
+**--video** (issue #18): on one real clip (e.g. a camera clip re-encoded to UCF101's format,
+320x240 XviD at 25 fps; README: Performance), side by side in one process, one thread, rounds
+interleaved: the worker CPU time per training clip of ``--clip-len`` consecutive frames from
+seeded random starts, as frames per CPU-second per core, for
+
+* ``host`` (today's path): decord decodes RGB resized in the reader to short side 128, then the
+  clip geometry of every text-scheme augmentation on the CPU;
+* ``device_original``: PyAV decodes the clip's frames as YUV planes at source size (one open, a
+  seek to the keyframe) and the clip's random choices are drawn; nothing else;
+* ``device_prepared``: the same on a copy made by ``vipar prepare-videos`` (written once to a
+  temporary folder);
+
+and the device side's cost per clip (colour conversion, resize, geometry, jitter, normalisation
+of a batch; on the CPU here, on the GPU when one is present), and how far the prepared copy's
+frames are from today's (PSNR at the decode size). The last line of ``--json`` is one JSON object
+with ``ratios: {device_original, device_prepared}`` (frames per CPU-second against ``host``).
+``--store`` also writes it to ``benchmarks/results/decode_rate.json``, the measured rate
+``vipar plan`` uses.
 
 On synthetic UCF101-layout AVIs (320x240 XviD; generated under data/bench if --root is not given)
 it measures, side by side in one run:
@@ -44,6 +65,9 @@ from vipar_lib.data.video import probe, read_frames  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--video", type=Path, default=None, help="a real clip: compare the device feed with today's path")
+    ap.add_argument("--json", action="store_true", help="--video: end with one JSON line")
+    ap.add_argument("--store", action="store_true", help="--video: also write benchmarks/results/decode_rate.json")
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1] / "data" / "bench")
     ap.add_argument("--clip-len", type=int, default=64)
     ap.add_argument("--crop", type=int, default=112)
@@ -51,6 +75,9 @@ def main():
     ap.add_argument("--clips", type=int, default=48, help="clips per measurement")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of all measurements, back to back")
     a = ap.parse_args()
+    if a.video is not None:
+        from feed_benchmark import video_benchmark
+        return video_benchmark(a)
     if not (a.root / "ucfTrainTestlist" / "trainlist01.txt").is_file():
         print(f"generating benchmark videos under {a.root} ...")
         generate(a.root, classes=8, groups=4, clips=3, seed=0, progress=False)

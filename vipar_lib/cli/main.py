@@ -11,7 +11,7 @@ import difflib
 import sys
 
 from .. import __version__
-from . import data, launch, models, released, runs, study  # noqa: F401  (each registers its commands)
+from . import data, launch, models, released, runs, study, videos  # noqa: F401  (each registers its commands)
 from .registry import COMMANDS
 
 __all__ = ["main", "build_parser", "user_errors", "INTERRUPTED"]

@@ -19,12 +19,15 @@ SET = arg("--set", action="append", metavar="KEY=VALUE", default=None,
              help="sustained training throughput of your GPU in TFLOP/s (benchmarks/train_step.py measures it); "
                   "default: a stated assumption"),
          arg("--decode-workers", type=int, default=None, help="decoding processes (default: the profile's "
-                                                              "data.workers)"), JSON)
+                                                              "data.workers)"),
+         arg("--decode-rate", type=float, default=None, metavar="FPS",
+             help="frames per CPU-second per decode worker of the profile's feed (default: the stored result of "
+                  "benchmarks/data_pipeline.py --video CLIP --store)"), JSON)
 def plan(a):
     from ..study import load_study, plan_study
     from ..study.cost import cost_plan, format_cost
     p = plan_study(load_study(a.profile, parse_pairs(a.set, "--set")))
-    c = cost_plan(p, a.tables, a.throughput, a.decode_workers)
+    c = cost_plan(p, a.tables, a.throughput, a.decode_workers, a.decode_rate)
     print(json.dumps(c, indent=1) if a.json else format_cost(c))
     return 0
 

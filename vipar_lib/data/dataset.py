@@ -58,31 +58,58 @@ import torch
 from torch.utils.data import Dataset
 
 from .clips import eval_clip_indices, kept_frames, train_clip_indices
+from .decode import Planes, VideoIndex, VideoIndexStore, read_planes
+from .device import planes_source, source_row
 from .splits import VideoEntry
 from .transforms import ClipTransform
-from .video import VideoError, probe, probe_checked, read_frames
+from .video import VideoError, probe, probe_checked, read_frames, resized_shape, truncation
 
-__all__ = ["ClipDataset", "MultiViewDataset", "scan_videos", "CLIP_SAMPLERS", "parse_failed"]
+__all__ = ["ClipDataset", "MultiViewDataset", "scan_videos", "CLIP_SAMPLERS", "parse_failed", "FEEDS"]
+
+# where a clip is made: "device" (workers decode uint8 planes at source size; colour, geometry, jitter and
+# normalisation in the training/evaluation step, :mod:`.device`) or "host" (decord decodes RGB at the decode
+# size; the geometry runs in the workers, normalisation on the device: the path before issue #18)
+FEEDS = ("device", "host")
 
 
-def scan_videos(entries: Sequence[VideoEntry], root: Path, progress: bool = False):
-    """Probe every entry -> (frame counts per entry (0 if bad), [(path, reason)] of bad ones).
+def _indexed(index: VideoIndexStore, path: Path) -> VideoIndex:
+    """The video's index entry; ``truncated`` when the header claims more frames than the stream holds."""
+    info = index.get(path)
+    why = truncation(info.frames, info.claimed)
+    if why:
+        raise VideoError(path, "truncated", why)
+    return info
+
+
+def scan_videos(entries: Sequence[VideoEntry], root: Path, progress: bool = False,
+                index: VideoIndexStore | None = None):
+    """Probe every entry -> (frame counts per entry (0 if bad), [(path, reason)] of bad ones[, infos]).
 
     A video is bad here when it is missing, empty, not decodable or truncated
-    (:func:`~vipar_lib.data.video.probe_checked`; decord's index and the header, both cached).
+    (:func:`~vipar_lib.data.video.probe_checked`; decord's index and the header, both cached per process).
+    With ``index`` (a :class:`~vipar_lib.data.decode.VideoIndexStore`) the probe is PyAV's packet index,
+    cached on disk (the same frame count and rule), and a third value maps entry positions to their
+    :class:`~vipar_lib.data.decode.VideoIndex`.
     """
-    counts, bad = [], []
+    counts, bad, infos = [], [], {}
     it = entries
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(entries, desc="probing videos", unit="video", leave=False)
-    for e in it:
+    for i, e in enumerate(it):
         try:
-            counts.append(probe_checked(Path(root) / e.path).frames)
+            if index is None:
+                counts.append(probe_checked(Path(root) / e.path).frames)
+            else:
+                infos[i] = _indexed(index, Path(root) / e.path)
+                counts.append(infos[i].frames)
         except VideoError as err:
             counts.append(0)
             bad.append((e.path, _reason(err)))
-    return counts, bad
+    if index is None:
+        return counts, bad
+    index.save()
+    return counts, bad, infos
 
 
 def _reason(err: VideoError) -> str:
@@ -113,7 +140,7 @@ class _DecodedCache:
             self.items.move_to_end(key)
         return v
 
-    def put(self, key, value: np.ndarray):
+    def put(self, key, value):
         self.items[key] = value
         self.bytes += value.nbytes
         while self.bytes > self.max_bytes and len(self.items) > 1:
@@ -128,14 +155,23 @@ class ClipDataset(Dataset):
     """Clips of ``clip_len`` frames for training (``train=True``) or testing.
 
     Items are dicts (see the module docstring): a uint8 clip, its affine, label, video index and
-    failures. ``extra`` frames are added for residual input automatically. ``short_side`` is the
-    size videos are decoded at. ``window`` (0: whole videos) is the release's frame window.
+    failures (host feed), or the clip's decoded planes and plan (device feed). ``extra`` frames are added
+    for residual input automatically. ``short_side`` is the size videos are decoded at. ``window``
+    (0: whole videos) is the release's frame window. ``feed`` (:data:`FEEDS`): ``device`` items are
+    collated by :func:`~vipar_lib.data.device.collate_device` and made clips by
+    :func:`~vipar_lib.data.device.batch_clips`. ``index`` (a :class:`~vipar_lib.data.decode.VideoIndexStore`,
+    the device feed's probe cache; in memory by default) spares later reads their probes: one decoder
+    open per clip.
     """
 
     def __init__(self, entries: Sequence[VideoEntry], root, transform: ClipTransform, clip_len: int,
                  train: bool, short_side: int = 128, interval: int = 1, num_clips: int = 1,
                  positions: str = "uniform", short_policy: str = "loop", seed: int = 0,
-                 progress: bool = False, cache_decoded: bool = False, window: int = 0):
+                 progress: bool = False, cache_decoded: bool = False, window: int = 0, feed: str = "host",
+                 index: VideoIndexStore | None = None):
+        if feed not in FEEDS:
+            raise ValueError(f"feed={feed!r}; allowed: {list(FEEDS)}")
+        self.feed = feed
         self.root = Path(root)
         self.transform = transform
         self.clip_len, self.train, self.short_side = clip_len, train, short_side
@@ -143,7 +179,11 @@ class ClipDataset(Dataset):
         self.short_policy, self.seed, self.window = short_policy, seed, window
         self.extra = 1 if transform.input_type == "diff" else 0
         self.epoch = 0
-        counts, bad = scan_videos(entries, self.root, progress)
+        self.infos: dict[int, VideoIndex] = {}
+        if feed == "device":
+            counts, bad, infos = scan_videos(entries, self.root, progress, index or VideoIndexStore())
+        else:
+            counts, bad = scan_videos(entries, self.root, progress)
         self.all_entries = list(entries)
         self.bad_videos = bad
         keep = [i for i, n in enumerate(counts) if n > 0]
@@ -156,14 +196,19 @@ class ClipDataset(Dataset):
                 raise VideoError(self.root, "missing", "no readable training videos")
         self.video_index = keep                       # dataset video -> position in all_entries
         self.frames = [counts[i] for i in keep]
+        if feed == "device":
+            self.infos = {j: infos[i] for j, i in enumerate(keep)}          # dataset video -> its index entry
         # decoded videos kept in memory at ``short_side`` (per process): for small datasets
         # trained for many epochs, such as the demo; UCF101 decodes every clip afresh
         self.cache_decoded = cache_decoded
         self._blank = None
 
-    def _read(self, path: Path, idx: np.ndarray):
+    def _read(self, path: Path, idx: np.ndarray, v: int = -1):
         """(frames, positions): decoded frames and the positions of the clip's frames in them (None: all, in
-        order). The clip transform gathers its frames after cropping, so repeats cost no whole-frame copy."""
+        order). The clip transform gathers its frames after cropping, so repeats cost no whole-frame copy.
+        The device feed reads :class:`~vipar_lib.data.decode.Planes` of dataset video ``v``."""
+        if self.feed == "device":
+            return self._read_planes(path, idx, v)
         if not self.cache_decoded:
             return read_frames(path, idx, self.short_side, gather=False)
         key = (str(path), self.short_side)
@@ -172,6 +217,39 @@ class ClipDataset(Dataset):
             video = read_frames(path, np.arange(probe(path).frames), self.short_side)
             _DECODED.put(key, video)
         return video, np.asarray(idx)
+
+    def _read_planes(self, path: Path, idx: np.ndarray, v: int):
+        info = self.infos[v]
+        if not self.cache_decoded:
+            return read_planes(path, idx, info)
+        key = (str(path), "planes")
+        video = _DECODED.get(key)
+        if video is None:
+            video = read_planes(path, np.arange(info.frames), info)[0]
+            _DECODED.put(key, video)
+        uniq, inverse = np.unique(np.asarray(idx), return_inverse=True)
+        return video.take(uniq), inverse
+
+    def _source(self, planes: Planes) -> tuple[torch.Tensor, int, int]:
+        """(source row, decode height, decode width) of decoded planes (device feed)."""
+        w, h = resized_shape(planes.width, planes.height, self.short_side)
+        return planes_source(planes, w, h), h, w
+
+    def _device_item(self, v: int, frames: Planes, pos, n: int, rng, entry, row: int, failed: list) -> dict:
+        """The device feed's item: the clip's distinct frames, where its frames are in them, and its plan."""
+        source, h, w = self._source(frames)
+        plan = self.transform.plan(h, w, rng)
+        pos = torch.arange(n) if pos is None else torch.as_tensor(pos, dtype=torch.long)
+        return {"frames": torch.from_numpy(frames.data), "source": source, "pos": pos, "plan": torch.from_numpy(plan),
+                "label": entry.label, "video": row, "failed": "\n".join(failed)}
+
+    def _blank_item(self, entry, row: int, failed: list) -> dict:
+        """A zero clip (device feed) standing in for a failed test video."""
+        n, side = self.clip_len + self.extra, self.transform.crop_size
+        plan = self.transform.plan(side, side, np.random.default_rng(0))
+        return {"frames": torch.zeros((n, side * side * 3), dtype=torch.uint8),
+                "source": source_row("rgb24", side, side, side, side), "pos": torch.arange(n),
+                "plan": torch.from_numpy(plan), "label": entry.label, "video": row, "failed": "\n".join(failed)}
 
     # epoch-dependent randomness that is identical with or without worker processes
     def set_epoch(self, epoch: int) -> None:
@@ -235,14 +313,18 @@ class ClipDataset(Dataset):
                 continue
             idx = self._indices(v, clip, rng, interval)
             try:
-                frames, pos = self._read(self.root / entry.path, idx)
+                frames, pos = self._read(self.root / entry.path, idx, v)
             except VideoError as e:
                 failed.append(f"{row}\t{_reason(e)}")
+                if not self.train and self.feed == "device":
+                    return self._blank_item(entry, row, failed)
                 if not self.train:                      # evaluation: this row counts wrong
                     x, a = self.blank()
                     return {"clip": x, "affine": a, "label": entry.label, "video": row, "failed": "\n".join(failed)}
                 v = int(rng.integers(len(self.video_index)))
                 continue
+            if self.feed == "device":
+                return self._device_item(v, frames, pos, len(idx), rng, entry, row, failed)
             x, a = self.transform.clip(frames, rng, idx=pos)
             return {"clip": x, "affine": a, "label": entry.label, "video": row, "failed": "\n".join(failed)}
         raise VideoError(self.root, "corrupt", "10 consecutive videos failed to decode")
@@ -271,14 +353,16 @@ class MultiViewDataset(ClipDataset):
     def __init__(self, entries: Sequence[VideoEntry], root, transforms: Sequence[ClipTransform], clip_len: int,
                  short_side: int = 128, interval: int = 1, num_clips: int = 1, positions: str = "uniform",
                  short_policy: str = "loop", seed: int = 0, progress: bool = False, cache_decoded: bool = False,
-                 view_names: Sequence[str] | None = None, window: int = 0):
+                 view_names: Sequence[str] | None = None, window: int = 0, feed: str = "host",
+                 index: VideoIndexStore | None = None):
         if not transforms:
             raise ValueError("MultiViewDataset needs at least one view")
         if len({t.input_type for t in transforms}) != 1:
             raise ValueError("all views of a MultiViewDataset must share one input type")
         super().__init__(entries, root, transforms[0], clip_len, train=False, short_side=short_side,
                          interval=interval, num_clips=num_clips, positions=positions, short_policy=short_policy,
-                         seed=seed, progress=progress, cache_decoded=cache_decoded, window=window)
+                         seed=seed, progress=progress, cache_decoded=cache_decoded, window=window, feed=feed,
+                         index=index)
         self.transforms = list(transforms)
         self.view_names = list(view_names or [t.view for t in transforms])
 
@@ -305,10 +389,12 @@ class MultiViewDataset(ClipDataset):
         clips = self.view_clips(v)
         union = np.unique(np.concatenate([i for view in clips for i in view]))
         try:
-            frames, pos = self._read(self.root / entry.path, union)                 # one decode: (U, H, W, 3)
-            frames = torch.from_numpy(frames if pos is None else frames[pos])
+            frames, pos = self._read(self.root / entry.path, union, v)              # one decode: (U, H, W, 3)
         except VideoError as e:
             return {"video": row, "label": entry.label, "failed": f"{row}\t{_reason(e)}", "views": []}
+        if self.feed == "device":
+            return self._device_views(v, frames, pos, union, clips, entry, row)
+        frames = torch.from_numpy(frames if pos is None else frames[pos])
         views = []
         for tr, view_idx in zip(self.transforms, clips):
             xs, affs = [], []
@@ -318,3 +404,15 @@ class MultiViewDataset(ClipDataset):
                 affs.append(a)
             views.append((xs, torch.stack(affs)))       # clips stay separate: batching copies them once
         return {"video": row, "label": entry.label, "failed": "", "views": views}
+
+    def _device_views(self, v: int, frames: Planes, pos, union: np.ndarray, clips, entry, row: int) -> dict:
+        """The device feed's item: the union's frames once, and every view's K clips as positions and plans
+        (drawn from the per-view path's RNG per clip); :func:`~vipar_lib.data.device.item_views` cuts them."""
+        data = frames.data if pos is None else frames.data[np.unique(pos)]
+        source, h, w = self._source(frames)
+        k = self.num_clips
+        plans = [[tr.plan(h, w, self._rng(v * k + j, 0)) for j in range(k)] for tr in self.transforms]
+        where = [[np.searchsorted(union, idx) for idx in view] for view in clips]
+        return {"video": row, "label": entry.label, "failed": "", "views": [], "frames": torch.from_numpy(data),
+                "source": source, "pos": torch.as_tensor(np.array(where), dtype=torch.long),
+                "plan": torch.as_tensor(np.array(plans))}

@@ -100,7 +100,8 @@ from ..typed import option
 
 __all__ = ["AugmentConfig", "TTA_VIEWS", "INPUT_TYPES", "CONCAT_MODES", "NORMALIZATIONS", "SCHEMES", "INTERVAL_RULES",
            "EVAL_CROPS", "ClipTransform", "to_input", "residual_frames", "normalize_clips", "plain_affines",
-           "IDENTITY_AFFINE", "HLS_AFFINE", "hls_rows", "resize_short_side", "rgb_to_hls8", "hls8_to_rgb", "hls_jitter"]
+           "IDENTITY_AFFINE", "HLS_AFFINE", "PLAN_FIELDS", "PLAN_SIZE", "text_affine",
+           "release_affine", "hls_rows", "resize_short_side", "rgb_to_hls8", "hls8_to_rgb", "hls_jitter"]
 
 TTA_VIEWS = ("center", "flip", "random_crop", "reverse", "concat_reverse")
 INPUT_TYPES = ("rgb", "diff")
@@ -198,6 +199,10 @@ def to_input(frames01: torch.Tensor, input_type: str, diff_std: float = STD,
 
 IDENTITY_AFFINE = (1.0 / 255.0, 0.0)      # (a, b) of a clip without brightness/contrast change
 HLS_AFFINE = 6                            # entries of a release-scheme training clip's affine: a, b, on, dH, dL, dS
+# a clip's random choices (ClipTransform.plan), one float64 vector that travels with the clip's frames
+PLAN_FIELDS = ("side", "x0", "y0", "w", "h", "rh", "rw", "x1", "y1", "flip", "reverse", "gain", "contrast",
+               "hls_on", "dH", "dL", "dS")
+PLAN_SIZE = len(PLAN_FIELDS)
 
 
 def plain_affines(affine: torch.Tensor) -> bool:
@@ -280,8 +285,7 @@ def resize_short_side(x: torch.Tensor, short_side: int) -> torch.Tensor:
     tw, th = resized_shape(w, h, short_side)
     if (tw, th) == (w, h):
         return x
-    y = F.interpolate(x.permute(0, 3, 1, 2), size=(th, tw), mode="bilinear", align_corners=False,
-                      antialias=th < h or tw < w)
+    y = _resize(x.permute(0, 3, 1, 2), (th, tw), antialias=th < h or tw < w)
     return y.permute(0, 2, 3, 1)
 
 
@@ -410,6 +414,7 @@ class ClipTransform:
         without copying whole frames (evaluation decodes once per video, :class:`MultiViewDataset`).
         Every random choice of the clip is drawn from ``rng`` here, in the same order as always;
         with ``short_side_range`` the clip's short side is drawn first and its frames resized to it.
+        This is :meth:`plan` (the draws) followed by the geometry of :meth:`apply`, on the host.
         """
         x = frames if torch.is_tensor(frames) else torch.from_numpy(np.ascontiguousarray(frames))
         if idx is not None:
@@ -421,18 +426,50 @@ class ClipTransform:
             idx = None
         if self.view is None and self.augment.scheme == "release":
             x, hls = self._train_release(x, rng, idx)
-            affine = torch.tensor([*IDENTITY_AFFINE, *hls], dtype=torch.float32)
-            return x.permute(0, 2, 3, 1).contiguous(), affine
+            return x.permute(0, 2, 3, 1).contiguous(), release_affine(hls)
         if self.view is None:
             x, gain, contrast = self._train(x, rng, idx)
         else:
             x, gain, contrast = self._test(x, rng, idx), 1.0, 1.0
-        scale = gain / 255.0
-        a, b = scale * contrast, 0.0
-        if contrast != 1.0:
-            m = float(x[:, :, ::4, ::4].float().mean()) * scale                 # the clip's mean grey level
-            b = m * (1.0 - contrast)
-        return x.permute(0, 2, 3, 1).contiguous(), torch.tensor([a, b], dtype=torch.float32)
+        return x.permute(0, 2, 3, 1).contiguous(), text_affine(x, gain, contrast)
+
+    # -- the two halves: draws (plan, wherever the frames are decoded) and geometry (apply, anywhere) ------
+    def plan(self, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+        """Every random choice of one clip whose frames are ``width`` x ``height`` -> float64 (:data:`PLAN_SIZE`,).
+
+        The same draws, in the same order, as :meth:`clip` makes (so a clip planned by a worker and
+        cut on the device is today's clip); only the frame size is needed, not the frames.
+        Fields (:data:`PLAN_FIELDS`): the drawn short side, the first crop box, the release's
+        rescaled size and second crop, flip, reverse, gain, contrast and the HLS shift.
+        """
+        p = np.zeros(PLAN_SIZE)
+        h, w = height, width
+        if self.short_side_range:
+            lo, hi = self.short_side_range
+            p[0] = int(rng.integers(lo, hi + 1))
+            w, h = _resized(w, h, int(p[0]))
+        if self.view is None and self.augment.scheme == "release":
+            self._plan_release(p, h, w, rng)
+        elif self.view is None:
+            self._plan_train(p, h, w, rng)
+        else:
+            self._plan_test(p, h, w, rng)
+        return p
+
+    def apply(self, x: torch.Tensor, p, idx=None) -> torch.Tensor:
+        """The geometry of plan ``p`` on uint8 frames ``x`` (N, H, W, 3), on their device -> (T'', 3, c, c) uint8
+        (a channels-last view). ``idx`` picks the clip's frames from ``x`` (after cropping)."""
+        p = [float(v) for v in (p.tolist() if hasattr(p, "tolist") else p)]
+        if idx is not None:
+            idx = torch.as_tensor(idx, dtype=torch.long, device=x.device)
+        if p[0]:
+            x = resize_short_side(x if idx is None else x.index_select(0, idx), int(p[0]))
+            idx = None
+        if self.view is None and self.augment.scheme == "release":
+            return self._apply_release(x, p, idx)
+        if self.view is None:
+            return self._apply_train(x, p, idx)
+        return self._apply_test(x, p, idx)
 
     # -- crops -------------------------------------------------------------------------
     def _crop_resize(self, x, x0, y0, side_w, side_h, idx=None):
@@ -442,19 +479,15 @@ class ClipTransform:
             x = x.index_select(0, idx)              # copies only the cropped region of the clip's frames
         x = x.permute(0, 3, 1, 2)
         if side_w != self.crop_size or side_h != self.crop_size:
-            x = F.interpolate(x, size=(self.crop_size, self.crop_size), mode="bilinear", align_corners=False,
-                              antialias=side_w > self.crop_size)
+            x = _resize(x, (self.crop_size, self.crop_size), antialias=side_w > self.crop_size)
         return x
 
-    def _reverse(self, x, rng):
+    def _reverse_draw(self, rng) -> bool:
         a = self.augment
-        if a.reverse and rng.random() < a.reverse_p:
-            x = x.flip(0)
-        return x
+        return bool(a.reverse and rng.random() < a.reverse_p)
 
-    def _train(self, x, rng, idx=None):
+    def _plan_train(self, p, h, w, rng):
         a = self.augment
-        _, h, w, _ = x.shape
         side = self.crop_size
         if a.multiscale:
             side = int(round(self.crop_size * rng.uniform(*a.scale_range)))
@@ -463,26 +496,32 @@ class ClipTransform:
             x0, y0 = _corner_positions(w, h, side, side)[int(rng.integers(5))]
         else:
             x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-        x = self._crop_resize(x, x0, y0, side, side, idx)
-        if a.flip and rng.random() < 0.5:
-            x = x.flip(-1)
-        gain = float(rng.uniform(1 - a.lighting, 1 + a.lighting)) if a.lighting else 1.0
-        contrast = float(rng.uniform(1 - a.contrast, 1 + a.contrast)) if a.contrast else 1.0
-        return self._reverse(x, rng), gain, contrast
+        p[1:5] = x0, y0, side, side
+        p[9] = bool(a.flip and rng.random() < 0.5)
+        p[11] = float(rng.uniform(1 - a.lighting, 1 + a.lighting)) if a.lighting else 1.0
+        p[12] = float(rng.uniform(1 - a.contrast, 1 + a.contrast)) if a.contrast else 1.0
+        p[10] = self._reverse_draw(rng)
 
-    def _train_release(self, x, rng, idx=None):
-        """``augment.scheme="release"`` (module docstring): crop, RandomScale, crop, flip (on uint8) and the HLS
-        shift ``(on, dH, dL, dS)``, each drawn once per clip -> (clip (T, 3, crop, crop), HLS shift)."""
+    def _apply_train(self, x, p, idx=None):
+        x = self._crop_resize(x, int(p[1]), int(p[2]), int(p[3]), int(p[4]), idx)
+        if p[9]:
+            x = x.flip(-1)
+        return x.flip(0) if p[10] else x
+
+    def _train(self, x, rng, idx=None):
+        """Text-scheme training geometry -> (clip (T, 3, crop, crop), gain, contrast)."""
+        p = np.zeros(PLAN_SIZE)
+        self._plan_train(p, x.shape[1], x.shape[2], rng)
+        return self._apply_train(x, p, idx), float(p[11]), float(p[12])
+
+    def _plan_release(self, p, h, w, rng):
+        """``augment.scheme="release"`` (module docstring): crop, RandomScale, crop, flip and the HLS shift
+        ``(on, dH, dL, dS)``, each drawn once per clip."""
         a = self.augment
-        _, h, w, _ = x.shape
         c = self.crop_size
         # the dataset's crop at the decode size (release libb/dataset.py:145-153)
         ch, cw = min(c, h), min(c, w)
         y0, x0 = _release_offset(rng, h, ch), _release_offset(rng, w, cw)
-        x = x[:, y0:y0 + ch, x0:x0 + cw]
-        if idx is not None:
-            x = x.index_select(0, idx)
-        x = x.permute(0, 3, 1, 2)                                  # (T, 3, ch, cw), channels-last in memory
         # RandomScale (zhongjichuli_xdw.py:112-127): aspect r or 1/r, short side ~ U[rescale_short]
         r = float(rng.uniform(*a.aspect_range))
         if rng.random() < 0.5:
@@ -490,26 +529,46 @@ class ClipTransform:
         sw, sh = cw * r, ch / r
         g = float(rng.uniform(*a.rescale_short)) / min(sw, sh)
         size = (int(sh * g + 1), int(sw * g + 1))
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
         # RandomCrop(crop) (:161-167) and RandomHorizontalFlip (:175-182)
         y1, x1 = _release_offset(rng, size[0], c), _release_offset(rng, size[1], c)
-        x = x[:, :, y1:y1 + c, x1:x1 + c]
-        if a.flip and rng.random() < 0.5:
-            x = x.flip(-1)
+        p[1:9] = x0, y0, cw, ch, size[0], size[1], x1, y1
+        p[9] = bool(a.flip and rng.random() < 0.5)
+        p[11:13] = 1.0, 1.0
         # RandomHLS (:218-243): one (dH, dL, dS) per clip with p = hls_p, applied by normalize_clips
-        hls = (0.0, 0.0, 0.0, 0.0)
         if a.hls_p > 0 and rng.random() < a.hls_p:
-            hls = (1.0, *(float(np.round(rng.uniform(-v, v))) for v in a.hls))
-        return self._reverse(x, rng), hls
+            p[13:17] = (1.0, *(float(np.round(rng.uniform(-v, v))) for v in a.hls))
+        p[10] = self._reverse_draw(rng)
 
-    def _test(self, x, rng, idx=None):
-        _, h, w, _ = x.shape
+    def _apply_release(self, x, p, idx=None):
+        c = self.crop_size
+        x0, y0, cw, ch, sh, sw, x1, y1 = (int(v) for v in p[1:9])
+        x = x[:, y0:y0 + ch, x0:x0 + cw]
+        if idx is not None:
+            x = x.index_select(0, idx)
+        x = x.permute(0, 3, 1, 2)                                  # (T, 3, ch, cw), channels-last in memory
+        x = _resize(x, (sh, sw), antialias=False)                  # cv2.resize: bilinear, no antialias
+        x = x[:, :, y1:y1 + c, x1:x1 + c]
+        if p[9]:
+            x = x.flip(-1)
+        return x.flip(0) if p[10] else x
+
+    def _train_release(self, x, rng, idx=None):
+        """Release-scheme training geometry -> (clip (T, 3, crop, crop), HLS shift (on, dH, dL, dS))."""
+        p = np.zeros(PLAN_SIZE)
+        self._plan_release(p, x.shape[1], x.shape[2], rng)
+        return self._apply_release(x, p, idx), tuple(float(v) for v in p[13:17])
+
+    def _plan_test(self, p, h, w, rng):
         side = min(self.crop_size, h, w)
         if self.view == "random_crop" or self.crop == "random":
             x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
         else:
             x0, y0 = (w - side) // 2, (h - side) // 2
-        x = self._crop_resize(x, x0, y0, side, side, idx)
+        p[1:5] = x0, y0, side, side
+        p[11:13] = 1.0, 1.0
+
+    def _apply_test(self, x, p, idx=None):
+        x = self._crop_resize(x, int(p[1]), int(p[2]), int(p[3]), int(p[4]), idx)
         if self.view == "flip":
             x = x.flip(-1)
         elif self.view == "reverse":
@@ -520,3 +579,38 @@ class ClipTransform:
             # residual input: the turning point contributes one zero difference
             x = torch.cat([x, x.flip(0)], 0)
         return x
+
+    def _test(self, x, rng, idx=None):
+        p = np.zeros(PLAN_SIZE)
+        self._plan_test(p, x.shape[1], x.shape[2], rng)
+        return self._apply_test(x, p, idx)
+
+
+def text_affine(x: torch.Tensor, gain: float, contrast: float) -> torch.Tensor:
+    """The (a, b) of a text-scheme clip (T, 3, h, w): brightness and contrast around the clip's mean grey level
+    as one multiply-add on [0, 255] values (:func:`normalize_clips`)."""
+    scale = gain / 255.0
+    a, b = scale * contrast, 0.0
+    if contrast != 1.0:
+        m = float(x[:, :, ::4, ::4].float().mean()) * scale                 # the clip's mean grey level
+        b = m * (1.0 - contrast)
+    return torch.tensor([a, b], dtype=torch.float32)
+
+
+def release_affine(hls) -> torch.Tensor:
+    """The affine of a release-scheme training clip: the identity and its HLS shift ``(on, dH, dL, dS)``."""
+    return torch.tensor([*IDENTITY_AFFINE, *hls], dtype=torch.float32)
+
+
+def _resized(width: int, height: int, short_side: int) -> tuple[int, int]:
+    from .video import resized_shape
+    return resized_shape(width, height, short_side)
+
+
+def _resize(x: torch.Tensor, size, antialias: bool) -> torch.Tensor:
+    """Bilinear resize of uint8 (T, 3, h, w): on the CPU in uint8 (as always); elsewhere (CUDA has no uint8
+    kernel) in float32, rounded back to uint8."""
+    if x.device.type == "cpu":
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=antialias)
+    y = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=antialias)
+    return y.round_().clamp_(0, 255).to(torch.uint8)

@@ -1,4 +1,6 @@
-"""Video decoding with decord, with errors that name the file.
+"""Video decoding with decord, with errors that name the file: the host feed (``data.feed: host``) and
+``vipar check-videos``. The device feed (the default since issue #18) decodes with PyAV
+(:mod:`vipar_lib.data.decode`); both share :class:`VideoError`, the truncation rule and :data:`DECODE_STATS`.
 
 Resizing happens inside ``decord.VideoReader(path, width=, height=)``: measured here it is the
 fastest path (~3,900 frames/s on one core for 320x240 XviD against ~1,600 for decode-then-resize),

@@ -1,19 +1,24 @@
 """What training and evaluation both need: the model of a run config, the device to run it on, the
-split, the clip transform and datasets' decode size of a run config, and the step that turns a
-batch of uint8 clips into the model input on that device."""
+split, the clip transform and datasets' decode size and feed of a run config, and the step that turns a
+batch (uint8 clips, or the device feed's decoded planes and plans) into the model input on that device."""
 from __future__ import annotations
 
 import os
 
 import torch
 
+from ..data.decode import VideoIndexStore
+from ..data.device import batch_input, collate_device
 from ..data.splits import SPLITS, Split, load_split_dir
 from ..data.transforms import STD, ClipTransform, hls_rows, normalize_clips, plain_affines
 from ..models import create_model
 from ..paths import resolve
 from .config import RunConfig
 
-__all__ = ["build_model", "select_device", "model_input", "clip_transform", "decode_side", "load_split"]
+__all__ = ["build_model", "select_device", "model_input", "clip_transform", "decode_side", "load_split", "feed_options",
+           "collate_fn", "step_input", "INDEX_NAME"]
+
+INDEX_NAME = "videos.index.json"        # the device feed's probe cache, beside the split
 
 
 def select_device(name: str) -> torch.device:
@@ -73,3 +78,37 @@ def model_input(clips: torch.Tensor, affine: torch.Tensor, input_type: str, devi
     rows = hls_rows(affine)
     return normalize_clips(clips.to(device, non_blocking=True), affine.to(device, non_blocking=True), input_type,
                            diff_std, channels_last=cl, plain=plain, normalize=normalize, hls=rows)
+
+
+def feed_options(cfg: RunConfig) -> dict:
+    """The datasets' ``feed`` and, for the device feed, its on-disk video index beside the split
+    (``<split_dir>/videos.index.json``: each video probed once, then one decoder open per clip).
+
+    A video root made by ``vipar prepare-videos`` at a short side below the decode size is refused
+    (its frames would be scaled up): one line naming the folder and the size to prepare at."""
+    from ..data.prepare import prepared_info
+    info = prepared_info(resolve(cfg.data.video_root)) if cfg.data.video_root else None
+    if info and int(info["short_side"]) < decode_side(cfg):
+        from ..typed import ConfigError
+        raise ConfigError(f"{resolve(cfg.data.video_root)}: prepared at short side {info['short_side']}, but this run "
+                          f"decodes at {decode_side(cfg)}; run vipar prepare-videos with --short-side "
+                          f"{decode_side(cfg)} into another folder")
+    if cfg.data.feed != "device":
+        return {"feed": cfg.data.feed}
+    split_dir = resolve(cfg.data.split_dir) if cfg.data.split_dir else None
+    return {"feed": "device", "index": VideoIndexStore(split_dir / INDEX_NAME if split_dir else None)}
+
+
+def collate_fn(cfg: RunConfig):
+    """The DataLoader's ``collate_fn`` for the run's feed (None: the default collation)."""
+    return collate_device if cfg.data.feed == "device" else None
+
+
+def step_input(batch: dict, transform: ClipTransform, device: torch.device,
+               channels_last: bool = False) -> torch.Tensor:
+    """A batch of either feed -> the model input on ``device``: the device feed's planes become clips there
+    (:func:`~vipar_lib.data.device.batch_input`), the host feed's uint8 clips are normalised there."""
+    if "frames" in batch:
+        return batch_input(batch, transform, device, channels_last and device.type == "cuda")
+    return model_input(batch["clip"], batch["affine"], transform.input_type, device, channels_last,
+                       normalize=transform.normalize)

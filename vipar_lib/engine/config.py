@@ -42,7 +42,9 @@ reading. The run hash leaves out a new field while it holds its default and a fi
 run's settings ignore (the text pipeline's crop/colour fields under ``scheme: release``, the release
 pipeline's under ``scheme: text``, ``reverse_p`` without ``reverse``, ``short_side`` under a
 ``short_side_range``), so runs made before these options keep their hash and runs that compute
-the same thing share one (:func:`config_hash`).
+the same thing share one (:func:`config_hash`). ``data.feed`` is hashed when it is ``device`` (the
+default since issue #18: its frames match the host path's to >= 40 dB, not bit for bit), so a run
+trained through the host path is never reused as a device-feed run, nor the reverse.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.clips import POSITIONS, SHORT_POLICIES
+from ..data.dataset import FEEDS
 from ..data.splits import SPLITS
 from ..data.transforms import CONCAT_MODES, EVAL_CROPS, INPUT_TYPES, NORMALIZATIONS, TTA_VIEWS, AugmentConfig
 from ..paths import portable
@@ -80,6 +83,10 @@ class DataConfig:
     val_split: str = option("validation", choices=SPLITS + ("",), help="empty: no validation")
     workers: int = option(2, ge=0, help="DataLoader worker processes")
     cache_decoded: bool = option(False, help="keep decoded videos in memory (small datasets, many epochs)")
+    feed: str = option("device", choices=FEEDS,
+                       help="device: workers decode uint8 planes at source size, colour/geometry/jitter/normalisation "
+                            "run in the training step (issue #18); host: decord RGB at short_side and the geometry "
+                            "in the workers (the path before; part of the run hash only as device)")
     dataset_id: str = option("", help="what the videos are (the study sets it, e.g. the synthetic renderer's "
                                       "version and options; for a run's own params file vipar adds the sha1 "
                                       "fingerprint of its split lists and videos); part of the run hash, so runs "
@@ -273,6 +280,8 @@ def _hashed(d: dict) -> dict:
         aug.pop("reverse_p", None)
     if d["data"]["short_side_range"]:
         d["data"].pop("short_side", None)
+    if d["data"].get("feed") == "host":           # the feed before issue #18: runs it trained keep their hash
+        d["data"].pop("feed")
     for path in _NEW_FIELDS:
         try:
             if _get(d, path) == _get(defaults, path):

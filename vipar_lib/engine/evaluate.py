@@ -44,11 +44,21 @@ import numpy as np
 import torch
 
 from ..data.dataset import ClipDataset, MultiViewDataset, parse_failed
+from ..data.device import collate_device, item_views
 from ..data.identity import DatasetChangedError, content_tag, split_fingerprint
 from ..data.transforms import EVAL_CROPS, TTA_VIEWS
 from ..logits import CHECKPOINTS, LogitsFile, load_logits, logits_name, save_logits
 from ..paths import resolve
-from .build import build_model, clip_transform, decode_side, load_split, model_input, select_device
+from .build import (
+    build_model,
+    clip_transform,
+    decode_side,
+    feed_options,
+    load_split,
+    model_input,
+    select_device,
+    step_input,
+)
 from .checkpoint import load_checkpoint
 from .errors import RunDirError
 from .progress import bar
@@ -59,8 +69,9 @@ __all__ = ["predict_logits", "predict_views", "evaluate_run", "DECODE_MODES"]
 DECODE_MODES = ("once", "per_view")
 
 
-def _forward(model, clips, affine, input_type, device, amp, channels_last, normalize="kinetics") -> np.ndarray:
-    x = model_input(clips, affine, input_type, device, channels_last, normalize=normalize)
+def _forward(model, clips, affine, input_type, device, amp, channels_last, normalize="kinetics", x=None) -> np.ndarray:
+    if x is None:
+        x = model_input(clips, affine, input_type, device, channels_last, normalize=normalize)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
         return model(x).float().cpu().numpy()
 
@@ -82,11 +93,12 @@ def predict_logits(model, dataset: ClipDataset, batch_size=16, device="cpu", amp
     sums, counts = None, np.zeros(n_all)
     bad: dict[int, str] = {}
     if loader is None:
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                                             collate_fn=collate_device if dataset.feed == "device" else None)
     b = bar(len(loader), desc, progress, unit="batch")
     for batch in loader:
-        out = _forward(model, batch["clip"], batch["affine"], dataset.transform.input_type, device, amp,
-                       channels_last, dataset.transform.normalize)
+        x = step_input(batch, dataset.transform, device, channels_last)          # either feed
+        out = _forward(model, None, None, dataset.transform.input_type, device, amp, channels_last, x=x)
         if sums is None:
             sums = np.zeros((n_all, out.shape[1]))
         v = batch["video"].numpy()
@@ -119,7 +131,9 @@ def predict_views(model, dataset: MultiViewDataset, batch_size=16, device="cpu",
     """Mean pre-softmax logits per view from one decode per video -> one [videos, C] array per view.
 
     Clips of all views are queued by shape and run through the model ``batch_size`` at a time,
-    across views and videos. Rows of videos that failed to decode are NaN in every view.
+    across views and videos. Rows of videos that failed to decode are NaN in every view. With the
+    device feed each item's frames become every view's clips on ``device``
+    (:func:`~vipar_lib.data.device.item_views`), where they are queued.
     """
     model.eval()
     device = torch.device(device)
@@ -153,7 +167,8 @@ def predict_views(model, dataset: MultiViewDataset, batch_size=16, device="cpu",
         if item["failed"]:
             for r, why in parse_failed(item["failed"]):
                 bad.setdefault(r, why)
-        for vi, (clips, affines) in enumerate(item["views"]):
+        views = item_views(item, dataset.transforms, device) if "frames" in item else item["views"]
+        for vi, (clips, affines) in enumerate(views):
             shape = tuple(clips[0].shape)
             queues.setdefault(shape, []).extend((c, a, vi, row) for c, a in zip(clips, affines))
             run(shape)
@@ -277,7 +292,7 @@ def evaluate_run(run, views=None, num_clips=None, interval=None, split=None, pos
     root = resolve(cfg.data.video_root)
     common = dict(short_side=decode_side(cfg), interval=interval, num_clips=k, positions=positions,
                   short_policy=cfg.data.short_policy, seed=cfg.train.seed, cache_decoded=cfg.data.cache_decoded,
-                  window=cfg.data.window)
+                  window=cfg.data.window, **feed_options(cfg))
     amp, bs = cfg.train.amp, batch_size or e.batch_size
 
     def transform(view):

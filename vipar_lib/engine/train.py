@@ -70,7 +70,7 @@ import shutil
 import signal
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -83,7 +83,16 @@ from ..metrics import mean_class_accuracy, top1
 from ..models.info import count_params
 from ..paths import portable, resolve
 from ..typed import ConfigError
-from .build import build_model, clip_transform, decode_side, load_split, model_input, select_device
+from .build import (
+    build_model,
+    clip_transform,
+    collate_fn,
+    decode_side,
+    feed_options,
+    load_split,
+    select_device,
+    step_input,
+)
 from .checkpoint import load_checkpoint, save_atomic, warm_start
 from .config import RunConfig, portable_config
 from .errors import EngineError, RunDirError
@@ -171,9 +180,9 @@ class _EpochBatches:
         return len(self.batches)
 
 
-def _loader(ds, batch_sampler, workers, pin):
+def _loader(ds, batch_sampler, workers, pin, collate=None):
     return torch.utils.data.DataLoader(ds, batch_sampler=batch_sampler, num_workers=workers, pin_memory=pin,
-                                       persistent_workers=workers > 0)
+                                       persistent_workers=workers > 0, collate_fn=collate)
 
 
 def _fault_hook(name: str, epoch: int):
@@ -258,15 +267,78 @@ def train(cfg: RunConfig, force: bool = False, resume_from: str = "last") -> Pat
     return run
 
 
+@dataclass
+class _State:
+    """What a run carries from epoch to epoch (and across a resume)."""
+
+    start: int = 0
+    history: list = field(default_factory=list)
+    best: float = -1.0
+    best_epoch: int = 0
+    bad_train: dict = field(default_factory=dict)      # path -> reason: videos that failed while decoding
+
+
+@dataclass
+class _Feed:
+    """The run's datasets, loaders and how a batch becomes the model input."""
+
+    train_ds: ClipDataset
+    val_ds: ClipDataset | None
+    train_loader: torch.utils.data.DataLoader
+    val_loader: torch.utils.data.DataLoader | None
+    sampler: "_EpochBatches"
+    transform: ClipTransform
+    micro: int
+    eff: int
+    accum: int
+
+
 def _train(cfg: RunConfig, run: Path, device: torch.device, dist: Dist, resume_from: str) -> None:
     say = _Logger(run, dist.main)
     if dist.main:
         write_text_atomic(run / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-
     t = cfg.train
     torch.manual_seed(t.seed)
     split = load_split(cfg)
-    model = build_model(cfg, split.num_classes)
+    model, opt, sched = _model_and_optimizer(cfg, run, split.num_classes, device, dist, say)
+    st = _resume(run, model, opt, sched, t, resume_from, say)
+    feed = _feed(cfg, split, dist, device)
+    scan_bad = dict(feed.train_ds.bad_videos)
+    say(f"model {cfg.model.name} ({count_params(model):,} params) on {device}; {len(feed.train_ds)} training videos; "
+        f"effective batch {feed.eff} = micro-batch {min(feed.micro, feed.eff)} x {feed.accum} accumulation step(s) "
+        f"x {dist.world} process(es); epochs {st.start}->{t.epochs}; {cfg.data.feed} feed")
+    if scan_bad:
+        say(f"{len(scan_bad)} bad training video(s) skipped: " + "; ".join(f"{p} ({r})" for p, r in scan_bad.items()))
+    kill_after = os.environ.get("VIPAR_KILL_AFTER_EPOCH")      # fault injection for the resume tests
+    tb = _tensorboard(run) if dist.main else None
+    net = model
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      broadcast_buffers=False)
+    for epoch in range(st.start, t.epochs):
+        t0 = time.time()
+        row = _train_epoch(cfg, model, net, opt, feed, st, epoch, device, dist, say)
+        sched.step()
+        if feed.val_loader is not None and ((epoch + 1) % t.val_every == 0 or epoch + 1 == t.epochs):
+            row.update(_validate(cfg, model, feed, device, split.num_classes))
+        row["time_s"] = round(time.time() - t0, 2)
+        st.history.append(row)
+        if dist.main:
+            _checkpoint(cfg, run, model, opt, sched, st, row, epoch, feed.val_ds is None, tb, say)
+        _barrier(dist)
+        if kill_after and int(kill_after) == epoch + 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+    if dist.main:
+        _finish(cfg, run, model, st, feed, dist, device, scan_bad, say)
+    if tb is not None:
+        tb.close()
+
+
+def _model_and_optimizer(cfg: RunConfig, run: Path, num_classes: int, device, dist: Dist, say):
+    """The model (warm-started from ``train.init_from`` when set) on ``device``, SGD and the step schedule."""
+    t = cfg.train
+    model = build_model(cfg, num_classes)
     if t.init_from:
         report = warm_start(model, resolve(t.init_from))
         if dist.main:
@@ -281,50 +353,55 @@ def _train(cfg: RunConfig, run: Path, device: torch.device, dist: Dist, resume_f
         p.grad = torch.zeros_like(p)
     opt = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=t.lr_step, gamma=t.lr_gamma)
+    return model, opt, sched
 
-    start, history, best, best_epoch = 0, [], -1.0, 0
-    bad_train: dict[str, str] = {}          # path -> reason: videos that failed while decoding
+
+def _resume(run: Path, model, opt, sched, t, resume_from: str, say) -> _State:
+    """Where the run stands: fresh, from ``last.pt`` (everything), or from ``best.pt`` (weights only)."""
+    st = _State()
     if resume_from == "best":
         if not (run / "best.pt").is_file():
             raise FileNotFoundError(f"{run / 'best.pt'}: not found; resume from last.pt instead")
         ck = load_checkpoint(run / "best.pt")
         model.load_state_dict(ck["model"])
-        start = int(ck["epoch"])
+        st.start = int(ck["epoch"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")         # stepping the schedule without optimizer steps
-            for _ in range(start):
+            for _ in range(st.start):
                 sched.step()
-        torch.manual_seed(t.seed * 1_000_003 + start)
-        history = [r for r in read_metrics(run) if r.get("epoch", 0) <= start]
-        bad_train = dict(ck.get("bad_videos", {}))
-        say(f"resumed from best.pt at epoch {start} (fresh optimizer state)")
+        torch.manual_seed(t.seed * 1_000_003 + st.start)
+        st.history = [r for r in read_metrics(run) if r.get("epoch", 0) <= st.start]
+        st.bad_train = dict(ck.get("bad_videos", {}))
+        say(f"resumed from best.pt at epoch {st.start} (fresh optimizer state)")
     elif (run / "last.pt").is_file():
         ck = load_checkpoint(run / "last.pt")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["rng"])
-        start, history = int(ck["epoch"]), list(ck["history"])
-        bad_train = dict(ck.get("bad_videos", {}))
-        say(f"resumed from last.pt at epoch {start}")
+        st.start, st.history = int(ck["epoch"]), list(ck["history"])
+        st.bad_train = dict(ck.get("bad_videos", {}))
+        say(f"resumed from last.pt at epoch {st.start}")
     if (run / "best.pt").is_file():
         # the score to beat is the one best.pt records about itself (never last.pt's copy)
         bk = load_checkpoint(run / "best.pt", mmap=True)
-        best, best_epoch = float(bk.get("best", -1.0)), int(bk.get("epoch", 0))
+        st.best, st.best_epoch = float(bk.get("best", -1.0)), int(bk.get("epoch", 0))
+    return st
 
+
+def _feed(cfg: RunConfig, split, dist: Dist, device) -> _Feed:
+    """Training and validation datasets of the run's feed (``data.feed``) and their persistent loaders."""
+    t = cfg.train
     root = resolve(cfg.data.video_root)
-    train_ds = ClipDataset(split[cfg.data.train_split], root, _transform(cfg), cfg.data.clip_len, train=True,
-                           short_side=decode_side(cfg), interval=cfg.data.interval,
-                           short_policy=cfg.data.short_policy, seed=t.seed, progress=t.progress and dist.main,
-                           cache_decoded=cfg.data.cache_decoded, window=cfg.data.window)
-    scan_bad = dict(train_ds.bad_videos)
-    row_of = {e.path: i for i, e in enumerate(train_ds.all_entries)}
+    common = dict(short_side=decode_side(cfg), interval=cfg.data.interval, short_policy=cfg.data.short_policy,
+                  seed=t.seed, cache_decoded=cfg.data.cache_decoded, window=cfg.data.window, **feed_options(cfg))
+    transform = _transform(cfg)
+    train_ds = ClipDataset(split[cfg.data.train_split], root, transform, cfg.data.clip_len, train=True,
+                           progress=t.progress and dist.main, **common)
     val_ds = None
     if cfg.data.val_split:
         val_ds = ClipDataset(split[cfg.data.val_split], root, _transform(cfg, "center"), cfg.data.clip_len,
-                             train=False, short_side=decode_side(cfg), interval=cfg.data.interval,
-                             num_clips=t.val_clips, short_policy=cfg.data.short_policy, seed=t.seed,
-                             cache_decoded=cfg.data.cache_decoded, window=cfg.data.window)
+                             train=False, num_clips=t.val_clips, **common)
     micro = t.micro_batch or t.batch_size
     eff = min(t.batch_size, len(train_ds))
     per_step = math.ceil(eff / micro)
@@ -332,138 +409,137 @@ def _train(cfg: RunConfig, run: Path, device: torch.device, dist: Dist, resume_f
         raise ConfigError(f"train.batch_size={t.batch_size} / train.micro_batch={micro} gives {per_step} "
                           f"micro-batch(es) per step for {dist.world} processes; every process needs one: "
                           f"lower train.micro_batch or use fewer processes")
-    accum = math.ceil(per_step / dist.world)
-    say(f"model {cfg.model.name} ({count_params(model):,} params) on {device}; {len(train_ds)} training videos; "
-        f"effective batch {eff} = micro-batch {min(micro, eff)} x {accum} accumulation step(s) x {dist.world} "
-        f"process(es); epochs {start}->{t.epochs}")
-    if scan_bad:
-        say(f"{len(scan_bad)} bad training video(s) skipped: " + "; ".join(f"{p} ({r})" for p, r in scan_bad.items()))
-    use_amp = t.amp and device.type == "cuda"
     pin = t.pin_memory and device.type == "cuda"
-    cl = t.channels_last and device.type == "cuda"
-    input_type = cfg.data.input_type
-    kill_after = os.environ.get("VIPAR_KILL_AFTER_EPOCH")      # fault injection for the resume tests
-    tb = _tensorboard(run) if dist.main else None
-
-    net = model
-    if dist.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                      broadcast_buffers=False)
     sampler = _EpochBatches()
-    train_loader = _loader(train_ds, sampler, cfg.data.workers, pin)
+    train_loader = _loader(train_ds, sampler, cfg.data.workers, pin, collate_fn(cfg))
     val_loader = None
     if val_ds is not None and dist.main:
         val_loader = torch.utils.data.DataLoader(val_ds, batch_size=max(1, micro), shuffle=False,
                                                  num_workers=cfg.data.workers, pin_memory=pin,
-                                                 persistent_workers=cfg.data.workers > 0)
+                                                 persistent_workers=cfg.data.workers > 0, collate_fn=collate_fn(cfg))
+    return _Feed(train_ds, val_ds, train_loader, val_loader, sampler, transform, micro, eff,
+                 math.ceil(per_step / dist.world))
 
-    for epoch in range(start, t.epochs):
-        t0 = time.time()
-        model.train()
-        train_ds.set_epoch(epoch)
-        steps = _steps(len(train_ds), t.batch_size, micro, t.seed, epoch)
-        mine = [[c for j, c in enumerate(step) if j % dist.world == dist.rank] for step in steps]
-        skip = tuple(sorted(row_of[p] for p in bad_train if p in row_of))     # known bad at the epoch's start
-        sampler.batches = [[(epoch, i, skip) for i in c] for s in mine for c in s]
-        it = iter(train_loader)
-        b = bar(len(steps), f"epoch {epoch + 1}/{t.epochs}", t.progress and dist.main)
-        stats = torch.zeros(2, dtype=torch.float64, device=device)        # loss sum, correct (on the device)
-        seen = 0
-        failed: dict[int, str] = {}
-        for step, chunks in zip(steps, mine):
-            n_step = sum(len(c) for c in step)
-            opt.zero_grad(set_to_none=False)
-            for j in range(len(chunks)):
-                batch = next(it)
-                for row, why in parse_failed(batch["failed"]):
-                    failed.setdefault(row, why)
-                x = model_input(batch["clip"], batch["affine"], input_type, device, cl, normalize=cfg.data.normalize)
-                y = batch["label"].to(device, non_blocking=True)
-                sync = net is model or j == len(chunks) - 1
-                with contextlib.nullcontext() if sync else net.no_sync():
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                        out = net(x)
-                    ce = F.cross_entropy(out.float(), y, reduction="sum")
-                    loss = ce / n_step
-                    if dist.world > 1:
-                        loss = loss * dist.world            # DDP averages over processes; we want the sum
-                    loss.backward()
-                with torch.no_grad():
-                    stats += torch.stack([ce.detach().double(), (out.argmax(1) == y).sum().double()])
-                seen += len(y)
-            opt.step()
-            if b is not None:
-                s = stats.tolist()                  # the one host read of the step
-                b.update(1)
-                b.set_postfix(loss=f"{s[0] / max(seen, 1):.3f}", acc=f"{s[1] / max(seen, 1):.3f}")
-        next(it, None)                              # end the epoch's iteration (persistent workers)
+
+def _train_epoch(cfg: RunConfig, model, net, opt, feed: _Feed, st: _State, epoch: int, device, dist: Dist,
+                 say) -> dict:
+    """One epoch of steps (micro-batches accumulated, DDP synced on each process's last) -> the epoch's row."""
+    t = cfg.train
+    model.train()
+    train_ds = feed.train_ds
+    train_ds.set_epoch(epoch)
+    steps = _steps(len(train_ds), t.batch_size, feed.micro, t.seed, epoch)
+    mine = [[c for j, c in enumerate(step) if j % dist.world == dist.rank] for step in steps]
+    row_of = {e.path: i for i, e in enumerate(train_ds.all_entries)}
+    skip = tuple(sorted(row_of[p] for p in st.bad_train if p in row_of))     # known bad at the epoch's start
+    feed.sampler.batches = [[(epoch, i, skip) for i in c] for s in mine for c in s]
+    it = iter(feed.train_loader)
+    b = bar(len(steps), f"epoch {epoch + 1}/{t.epochs}", t.progress and dist.main)
+    stats = torch.zeros(2, dtype=torch.float64, device=device)        # loss sum, correct (on the device)
+    seen = 0
+    failed: dict[int, str] = {}
+    use_amp = t.amp and device.type == "cuda"
+    cl = t.channels_last and device.type == "cuda"
+    for step, chunks in zip(steps, mine):
+        n_step = sum(len(c) for c in step)
+        opt.zero_grad(set_to_none=False)
+        for j in range(len(chunks)):
+            batch = next(it)
+            for row, why in parse_failed(batch["failed"]):
+                failed.setdefault(row, why)
+            x = step_input(batch, feed.transform, device, cl)
+            y = batch["label"].to(device, non_blocking=True)
+            sync = net is model or j == len(chunks) - 1
+            with contextlib.nullcontext() if sync else net.no_sync():
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    out = net(x)
+                ce = F.cross_entropy(out.float(), y, reduction="sum")
+                loss = ce / n_step
+                if dist.world > 1:
+                    loss = loss * dist.world            # DDP averages over processes; we want the sum
+                loss.backward()
+            with torch.no_grad():
+                stats += torch.stack([ce.detach().double(), (out.argmax(1) == y).sum().double()])
+            seen += len(y)
+        opt.step()
         if b is not None:
-            b.close()
-        totals = torch.cat([stats, torch.tensor([float(seen)], dtype=torch.float64, device=device)])
-        if dist.world > 1:
-            import torch.distributed as tdist
-            tdist.all_reduce(totals)
-            gathered = [None] * dist.world
-            tdist.all_gather_object(gathered, failed)
-            for d in gathered:
-                for row, why in d.items():
-                    failed.setdefault(row, why)
-        for row, why in sorted(failed.items()):
-            path = train_ds.all_entries[row].path
-            if path not in bad_train:
-                bad_train[path] = why
-                say(f"video failed while decoding, skipped from now on: {path} ({why})")
-        s = totals.tolist()
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": float(s[0] / max(s[2], 1)),
-               "train_acc": float(s[1] / max(s[2], 1)), "time_s": 0.0}
-        sched.step()
-        is_last = epoch + 1 == t.epochs
-        if val_loader is not None and ((epoch + 1) % t.val_every == 0 or is_last):
-            from .evaluate import predict_logits
-            logits = predict_logits(model, val_ds, device=device, amp=use_amp, progress=False, loader=val_loader,
-                                    channels_last=cl, num_classes=split.num_classes)
-            labels = [e.label for e in val_ds.all_entries]
-            row.update(val_top1=top1(logits, labels), val_mean_class=mean_class_accuracy(logits, labels))
-        row["time_s"] = round(time.time() - t0, 2)
-        history.append(row)
-        if dist.main:
-            improved = "val_mean_class" in row and row["val_mean_class"] > best
-            if improved:
-                best, best_epoch = row["val_mean_class"], epoch + 1
-            if improved or val_ds is None or not (run / "best.pt").exists():
-                if val_ds is None:
-                    best_epoch = epoch + 1
-                # best.pt first: it carries its own score and epoch, and is what a resume beats
-                save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "best": best, "name": cfg.model.name,
-                             "bad_videos": dict(bad_train)},
-                            run / "best.pt", before_replace=_fault_hook("best.pt", epoch + 1))
-            state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                     "rng": torch.get_rng_state(), "epoch": epoch + 1, "history": history, "best": best,
-                     "best_epoch": best_epoch, "name": cfg.model.name, "bad_videos": dict(bad_train)}
-            save_atomic(state, run / "last.pt", before_replace=_fault_hook("last.pt", epoch + 1))
-            write_metrics(run, history)
-            if tb is not None:
-                for k, v in row.items():
-                    if k != "epoch" and isinstance(v, (int, float)):
-                        tb.add_scalar(k, v, epoch + 1)
-                tb.flush()
-            say(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-        _barrier(dist)
-        if kill_after and int(kill_after) == epoch + 1:
-            os.kill(os.getpid(), signal.SIGKILL)
+            s = stats.tolist()                  # the one host read of the step
+            b.update(1)
+            b.set_postfix(loss=f"{s[0] / max(seen, 1):.3f}", acc=f"{s[1] / max(seen, 1):.3f}")
+    next(it, None)                              # end the epoch's iteration (persistent workers)
+    if b is not None:
+        b.close()
+    totals = torch.cat([stats, torch.tensor([float(seen)], dtype=torch.float64, device=device)])
+    _gather_epoch(dist, totals, failed)
+    for row, why in sorted(failed.items()):
+        path = train_ds.all_entries[row].path
+        if path not in st.bad_train:
+            st.bad_train[path] = why
+            say(f"video failed while decoding, skipped from now on: {path} ({why})")
+    s = totals.tolist()
+    return {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": float(s[0] / max(s[2], 1)),
+            "train_acc": float(s[1] / max(s[2], 1)), "time_s": 0.0}
 
-    if dist.main:
-        reasons = {**scan_bad, **bad_train}
-        final = {"epochs": t.epochs, "best_val_mean_class": best, "best_epoch": best_epoch,
-                 "params": count_params(model), "effective_batch": eff, "micro_batch": min(micro, eff),
-                 "accumulation": accum, "world": dist.world, "device": str(device),
-                 "bad_training_videos": list(reasons), "bad_training_video_reasons": reasons,
-                 "run_dir": portable(run), "last": history[-1] if history else {}}
-        write_text_atomic(run / "final.json", json.dumps(final, indent=1))
-        say(f"finished: {run}")
+
+def _gather_epoch(dist: Dist, totals: torch.Tensor, failed: dict) -> None:
+    """Sum the epoch's totals over processes and merge their failed videos (in place)."""
+    if dist.world <= 1:
+        return
+    import torch.distributed as tdist
+    tdist.all_reduce(totals)
+    gathered = [None] * dist.world
+    tdist.all_gather_object(gathered, failed)
+    for d in gathered:
+        for row, why in d.items():
+            failed.setdefault(row, why)
+
+
+def _validate(cfg: RunConfig, model, feed: _Feed, device, num_classes: int) -> dict:
+    from .evaluate import predict_logits
+    t = cfg.train
+    cl = t.channels_last and device.type == "cuda"
+    logits = predict_logits(model, feed.val_ds, device=device, amp=t.amp and device.type == "cuda", progress=False,
+                            loader=feed.val_loader, channels_last=cl, num_classes=num_classes)
+    labels = [e.label for e in feed.val_ds.all_entries]
+    return {"val_top1": top1(logits, labels), "val_mean_class": mean_class_accuracy(logits, labels)}
+
+
+def _checkpoint(cfg: RunConfig, run: Path, model, opt, sched, st: _State, row: dict, epoch: int, no_val: bool,
+                tb, say) -> None:
+    """best.pt (when improved, or the first epoch without validation), then last.pt, metrics and TensorBoard."""
+    improved = "val_mean_class" in row and row["val_mean_class"] > st.best
+    if improved:
+        st.best, st.best_epoch = row["val_mean_class"], epoch + 1
+    if improved or no_val or not (run / "best.pt").exists():
+        if no_val:
+            st.best_epoch = epoch + 1
+        # best.pt first: it carries its own score and epoch, and is what a resume beats
+        save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "best": st.best, "name": cfg.model.name,
+                     "bad_videos": dict(st.bad_train)},
+                    run / "best.pt", before_replace=_fault_hook("best.pt", epoch + 1))
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+             "rng": torch.get_rng_state(), "epoch": epoch + 1, "history": st.history, "best": st.best,
+             "best_epoch": st.best_epoch, "name": cfg.model.name, "bad_videos": dict(st.bad_train)}
+    save_atomic(state, run / "last.pt", before_replace=_fault_hook("last.pt", epoch + 1))
+    write_metrics(run, st.history)
     if tb is not None:
-        tb.close()
+        for k, v in row.items():
+            if k != "epoch" and isinstance(v, (int, float)):
+                tb.add_scalar(k, v, epoch + 1)
+        tb.flush()
+    say(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+
+def _finish(cfg: RunConfig, run: Path, model, st: _State, feed: _Feed, dist: Dist, device, scan_bad: dict,
+            say) -> None:
+    reasons = {**scan_bad, **st.bad_train}
+    final = {"epochs": cfg.train.epochs, "best_val_mean_class": st.best, "best_epoch": st.best_epoch,
+             "params": count_params(model), "effective_batch": feed.eff, "micro_batch": min(feed.micro, feed.eff),
+             "accumulation": feed.accum, "world": dist.world, "device": str(device), "feed": cfg.data.feed,
+             "bad_training_videos": list(reasons), "bad_training_video_reasons": reasons,
+             "run_dir": portable(run), "last": st.history[-1] if st.history else {}}
+    write_text_atomic(run / "final.json", json.dumps(final, indent=1))
+    say(f"finished: {run}")
 
 
 def _tensorboard(run: Path):

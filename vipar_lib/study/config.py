@@ -73,6 +73,9 @@ class DatasetSection:
     size: tuple[int, int] = option((320, 240), ge=16, help="synthetic: frame width and height of the AVIs (even "
                                                           "numbers)")
     group_disjoint: bool = option(False, help="validation holds whole actor groups (vipar split --group-disjoint)")
+    prepared: str = option("", help="a copy of the videos made by `vipar prepare-videos SRC DST` (DST here): the runs "
+                                    "read their videos from it; part of the dataset's identity, so runs on prepared "
+                                    "and original videos never mix")
     train_list: str = option("challenge", choices=TRAIN_LISTS,
                              help="challenge: train on the challenge's train half, select on validation; "
                                   "train+validation: train on both halves, no validation; release: the release's "

@@ -6,37 +6,79 @@ For every planned run::
     validation (epochs / val_every) × validation videos × val_clips × forward FLOPs
     evaluation Σ over its logits files: videos × clips × forward FLOPs at the view's clip length
     decoding   frames the clips read: training clips × (T + extra); evaluation once per video and
-               interval for all of a run's views (K clips × (T + extra), an upper bound: a video
-               shorter than the clips' span is read once)
+               interval for all of a run's views: min(K clips × (T + extra), mean frames per video),
+               the decode-once reader never reading a frame twice (the mean from the device feed's
+               video index beside the split when there is one, else UCF101's published 27 hours
+               over 13,320 clips at 25 fps = 182 frames, else K × (T + extra) for synthetic data)
 
 Forward FLOPs are ``torch.utils.flop_counter`` counts (2 per multiply-add) of the real model at the
 run's clip size, counted on the meta device. Split sizes come from the study's split folder when
 it exists, else from the official lists, else from the challenge's published sizes (each labelled).
 Hours come from a throughput: measured (``--throughput``, e.g. from ``benchmarks/train_step.py``
-on the target GPU) or the stated assumption :data:`ASSUMED_TFLOPS`; decoding from
-:data:`DECODE_FPS_PER_CORE` (measured here with decord at short side 128).
+on the target GPU) or the stated assumption :data:`ASSUMED_TFLOPS`. Decode hours come from a
+measured decode rate of the configured feed (:func:`decode_rate`): frames per CPU-second per worker
+core of ``data.feed: host`` (today's path), the device feed on original videos, or on a prepared
+copy (``dataset.prepared``), as ``benchmarks/data_pipeline.py --video CLIP --store`` measured and
+stored them in :data:`RATE_FILE` (issue #18), or as given (``--decode-rate``).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from .. import REPO_DIR
 from ..data.splits import load_split_dir, vipriors_split
 from ..data.synth import list_sizes
 from ..models.info import model_info
 from ..paper import TABLES
 from ..paths import resolve
+from ..typed import ConfigError
 from .config import StudyConfig
 from .plan import Plan, release_list, split_dir
 
-__all__ = ["RunCost", "cost_plan", "format_cost", "run_settings", "split_sizes", "ASSUMED_TFLOPS",
-           "DECODE_FPS_PER_CORE", "VIPRIORS_SIZES"]
+__all__ = ["RunCost", "cost_plan", "format_cost", "run_settings", "split_sizes", "decode_rate", "feed_path",
+           "ASSUMED_TFLOPS", "RATE_FILE", "VIPRIORS_SIZES", "mean_video_frames", "UCF101_MEAN_FRAMES"]
 
 #: the challenge split's sizes (shared/data/README.md), used when no list is at hand
 VIPRIORS_SIZES = {"train": 4795, "validation": 4742, "test": 3783}
 #: sustained training throughput assumed when none is measured: 25% of an H100's 989 TFLOP/s dense bf16
 ASSUMED_TFLOPS = 0.25 * 989
-#: decord 0.6 on XviD 320x240 resized in the reader to short side 128, frames per second per core
-DECODE_FPS_PER_CORE = 3000
+#: UCF101's mean frames per video: 27 hours over 13,320 clips (Soomro et al. 2012) at 25 fps
+UCF101_MEAN_FRAMES = 27 * 3600 / 13320 * 25
+#: the stored result of ``benchmarks/data_pipeline.py --video CLIP --store``: frames per CPU-second per core
+RATE_FILE = REPO_DIR / "benchmarks" / "results" / "decode_rate.json"
+_PATH_NAMES = {"host": "today's path (decord RGB at the decode size, geometry in the workers)",
+               "device_original": "the device feed on the original videos",
+               "device_prepared": "the device feed on a prepared copy (vipar prepare-videos)"}
+
+
+def feed_path(study: StudyConfig) -> str:
+    """Which measured path the study's data take: ``host``, ``device_original`` or ``device_prepared``."""
+    if study.data.feed == "host":
+        return "host"
+    return "device_prepared" if study.dataset.prepared else "device_original"
+
+
+def decode_rate(study: StudyConfig, given: float | None = None, rate_file=None) -> tuple[float, str]:
+    """(frames per CPU-second per core, where the figure comes from) for the study's feed path.
+
+    ``given`` (``--decode-rate``) wins; otherwise the stored benchmark result (:data:`RATE_FILE`).
+    Without either, one line says how to measure it."""
+    path = feed_path(study)
+    if given:
+        return float(given), f"given (--decode-rate) for {_PATH_NAMES[path]}"
+    f = resolve(rate_file) if rate_file else RATE_FILE
+    try:
+        stored = json.loads(f.read_text())
+        rate = float(stored["frames_per_cpu_second"][path])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"{f}: no stored decode rate for {path}; measure it with python benchmarks/data_pipeline.py "
+                          f"--video CLIP --store, or pass --decode-rate FRAMES_PER_CORE_SECOND") from None
+    flag = ", PROVISIONAL: measured on a busy machine" if stored.get("provisional") else ""
+    return rate, (f"{_PATH_NAMES[path]}: measured by benchmarks/data_pipeline.py on {Path(stored['video']).name} "
+                  f"({stored['clip_len']}-frame windows, short side {stored['short_side']}, "
+                  f"{stored['measured']}{flag})")
 
 
 @dataclass
@@ -106,6 +148,24 @@ def run_settings(cfg) -> str:
     return " ".join(parts)
 
 
+def mean_video_frames(study: StudyConfig) -> tuple[float | None, str]:
+    """Mean frames per video (and where it comes from): the device feed's index beside the split, else UCF101's
+    published mean for UCF101 data, else None (synthetic data before it is generated)."""
+    from ..engine.build import INDEX_NAME
+    f = split_dir(study) / INDEX_NAME
+    if f.is_file():
+        try:
+            rows = json.loads(f.read_text())["videos"].values()
+            frames = [r["index"]["frames"] for r in rows]
+            if frames:
+                return sum(frames) / len(frames), f"the video index ({f}, {len(frames)} videos)"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    if study.dataset.kind in ("ucf101", "challenge"):
+        return UCF101_MEAN_FRAMES, "UCF101's published length: 27 h over 13,320 clips at 25 fps"
+    return None, "not known before the data exist: K clips x (T + extra) per video"
+
+
 def _gflops(cache: dict, run, frames: int, num_classes: int) -> tuple[float, int]:
     cfg = run.config
     key = (cfg.model.name, repr(sorted(cfg.model.options.items())), frames, cfg.data.crop_size)
@@ -116,9 +176,12 @@ def _gflops(cache: dict, run, frames: int, num_classes: int) -> tuple[float, int
 
 
 def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
-              decode_cores: int | None = None) -> dict:
-    """Per-run costs and totals of what ``tables`` need; nothing is trained or read but the split lists."""
+              decode_cores: int | None = None, decode_fps: float | None = None) -> dict:
+    """Per-run costs and totals of what ``tables`` need; nothing is trained or read but the split lists.
+    ``decode_fps`` (frames per CPU-second per core) overrides the stored measured rate (:func:`decode_rate`)."""
     study = plan.study
+    per_core, rate_source = decode_rate(study, decode_fps)
+    mean_frames, frames_source = mean_video_frames(study)
     sizes, num_classes, source = split_sizes(study)
     runs = plan.runs_for(tables)
     reqs = plan.requests(tables)
@@ -142,7 +205,7 @@ def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
             g, _ = _gflops(cache, run, frames, num_classes)
             eval_pflop += sizes[q.split] * q.clips * g / 1e6
             groups.add((q.split, q.interval, q.clips))
-        decode += sum(sizes[s] * k * (t + extra) for s, _, k in groups)
+        decode += sum(sizes[s] * min(k * (t + extra), mean_frames or k * (t + extra)) for s, _, k in groups)
         state = "finished" if (run.dir / "final.json").is_file() else "started" if (run.dir / "last.pt").is_file() \
             else "to train"
         rows.append(RunCost(run.name, cfg.train.seed, cfg.model.name, cfg.data.input_type, t, cfg.train.epochs, clips,
@@ -153,7 +216,7 @@ def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
     total = {k: sum(getattr(r, k) for r in rows) for k in ("train_pflop", "eval_pflop", "decode_mframes")}
     left = {k: sum(getattr(r, k) for r in todo) for k in ("train_pflop", "eval_pflop", "decode_mframes")}
     hours = lambda d: (d["train_pflop"] + d["eval_pflop"]) * 1e15 / (tflops * 1e12) / 3600  # noqa: E731
-    dec_hours = lambda d: d["decode_mframes"] * 1e6 / (DECODE_FPS_PER_CORE * cores) / 3600  # noqa: E731
+    dec_hours = lambda d: d["decode_mframes"] * 1e6 / (per_core * cores) / 3600  # noqa: E731
     have = sum(plan.logits_path(q).is_file() for q in reqs)
     return {
         "profile": study.profile, "reading": study.reading, "split_sizes": sizes, "split_source": source,
@@ -161,8 +224,9 @@ def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
         "total": total, "to_do": left,
         "throughput_tflops": tflops, "throughput_source": "given" if throughput_tflops else
         f"assumed: {ASSUMED_TFLOPS:.0f} TFLOP/s sustained (25% of an H100's 989 dense bf16); not measured",
-        "decode_fps": DECODE_FPS_PER_CORE * cores, "decode_source": f"{DECODE_FPS_PER_CORE} frames/s/core (decord, "
-        f"short side 128, measured on this project's CPU) x {cores} decode workers",
+        "mean_video_frames": mean_frames, "mean_video_frames_source": frames_source,
+        "decode_fps": per_core * cores, "decode_fps_per_core": per_core, "decode_path": feed_path(study),
+        "decode_source": f"{per_core:,.0f} frames/s/core x {cores} decode workers; {rate_source}",
         "gpu_hours": {"all": hours(total), "to_do": hours(left)},
         "decode_hours": {"all": dec_hours(total), "to_do": dec_hours(left)},
         "estimate_hours": {"all": max(hours(total), dec_hours(total)), "to_do": max(hours(left), dec_hours(left))},
@@ -187,7 +251,9 @@ def format_cost(c: dict) -> str:
               f"GPU hours (compute): {c['gpu_hours']['all']:.1f} (to do {c['gpu_hours']['to_do']:.1f}) at "
               f"{c['throughput_tflops']:.0f} TFLOP/s — {c['throughput_source']}",
               f"decode hours: {c['decode_hours']['all']:.1f} (to do {c['decode_hours']['to_do']:.1f}) at "
-              f"{c['decode_fps']} frames/s — {c['decode_source']}",
+              f"{c['decode_fps']:,.0f} frames/s — {c['decode_source']}; evaluation reads at most "
+              + (f"{c['mean_video_frames']:.0f} frames a video ({c['mean_video_frames_source']})"
+                 if c["mean_video_frames"] else "K x (T + extra) frames a video"),
               f"estimate (the larger of the two, if compute and decoding overlap): "
               f"{c['estimate_hours']['all']:.1f} h (to do {c['estimate_hours']['to_do']:.1f} h)"]
     return "\n".join(lines)

@@ -32,7 +32,7 @@ def dry_run_overrides(study: StudyConfig) -> dict:
     train_list = "challenge" if study.dataset.train_list == "challenge" else "train+validation"
     return {
         "profile": name,
-        "dataset": {**DRY_RUN_DATASET, "train_list": train_list},
+        "dataset": {**DRY_RUN_DATASET, "train_list": train_list, "prepared": ""},   # generated videos, not a copy
         "runs_dir": f"runs/{name}",
         "reports_dir": f"reports/{name}",
         "epochs": {"base": 1, "finetune": 1, "tsm_single": 1},

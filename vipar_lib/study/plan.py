@@ -235,10 +235,12 @@ def dataset_id(study: StudyConfig, progress: bool = True) -> str:
     if ds.train_list != "challenge":
         split += f", trained on {ds.train_list}"
     if ds.kind == "synthetic":
-        return (f"synthetic v{VERSION}: {ds.classes} classes x {ds.groups} groups x {ds.clips} clips, seed {ds.seed}, "
-                f"{ds.size[0]}x{ds.size[1]}; {split}")
-    return (f"{ds.kind} at {portable(resolve(ds.root))}, lists {portable(lists_dir(study))}; {split}; "
-            f"content sha1 {_real_fingerprint(study, progress)}")
+        ident = (f"synthetic v{VERSION}: {ds.classes} classes x {ds.groups} groups x {ds.clips} clips, seed {ds.seed}, "
+                 f"{ds.size[0]}x{ds.size[1]}; {split}")
+    else:
+        ident = (f"{ds.kind} at {portable(resolve(ds.root))}, lists {portable(lists_dir(study))}; {split}; "
+                 f"content sha1 {_real_fingerprint(study, progress)}")
+    return ident + _prepared_id(study)
 
 
 def _real_fingerprint(study: StudyConfig, progress: bool) -> str:
@@ -254,8 +256,21 @@ def _real_fingerprint(study: StudyConfig, progress: bool) -> str:
     return fingerprint(lists, video_root(study), videos, split_dir(study) / CACHE_NAME, progress)
 
 
+def _prepared_id(study: StudyConfig) -> str:
+    """``dataset.prepared``: which copy (its short side and the transcoder's version, from its manifest)."""
+    if not study.dataset.prepared:
+        return ""
+    from ..data.prepare import PREPARE_VERSION, prepared_info
+    info = prepared_info(resolve(study.dataset.prepared))
+    side = info["short_side"] if info else "?"
+    version = info.get("version", PREPARE_VERSION) if info else PREPARE_VERSION
+    return f"; prepared copy (vipar prepare-videos v{version}, short side {side})"
+
+
 def video_root(study: StudyConfig) -> Path:
-    """The folder the split's video paths are relative to."""
+    """The folder the split's video paths are relative to (``dataset.prepared`` when set)."""
+    if study.dataset.prepared:
+        return resolve(study.dataset.prepared)
     root = resolve(study.dataset.root)
     return root / "UCF-101" if study.dataset.kind == "synthetic" else root
 
