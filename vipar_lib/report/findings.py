@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..metrics import decimals
 from ..paper import findings as paper_findings
 from ..paper import row_ref
 from ..study.plan import Plan
+from . import fmt
 from .results import resolve_ref, row_logits
 from .tables import paired_difference
 
@@ -47,14 +47,16 @@ def tally(df: pd.DataFrame) -> dict:
 def style_findings(df: pd.DataFrame, caption: str = ""):
     if df.empty:
         return df.style.hide(axis="index")
-    d = decimals(float(np.nanmedian(df["high"] - df["low"])))
+    d = [fmt.places(lo, hi, effect=True, resolved=r == "yes")
+         for lo, hi, r in zip(df["low"], df["high"], df["resolved"])]
     out = pd.DataFrame({
         "finding (paper)": df["finding (paper)"], "rows": df["rows"],
-        "paper Δ": [f"{x:+.1f}" for x in df["paper Δ"]],
-        "this run Δ": [f"{x:+.{d}f}" for x in df["this run Δ"]],
-        "95% CI": [f"[{lo:+.{d}f}, {hi:+.{d}f}]" for lo, hi in zip(df["low"], df["high"])],
+        "paper Δ": [fmt.num(x, 1, True) for x in df["paper Δ"]],
+        "this run Δ": [fmt.num(x, k, True) for x, k in zip(df["this run Δ"], d)],
+        "95% CI": [fmt.interval(lo, hi, k, True) for lo, hi, k in zip(df["low"], df["high"], d)],
         "resolved?": df["resolved"],
         "agrees with the paper?": df["agrees"],
     })
-    sty = out.style.hide(axis="index")
+    sty = out.style.hide(axis="index").set_properties(subset=["finding (paper)", "rows"], **{"text-align": "left"})
+    sty = sty.set_properties(subset=["95% CI"], **{"white-space": "nowrap"})
     return sty.set_caption(caption) if caption else sty

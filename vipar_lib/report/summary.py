@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..study.plan import Plan
+from . import fmt
 from .findings import tally
 from .pages import md
 from .results import chance, classes
@@ -22,19 +23,29 @@ def _num(x):
         x = float(x)
     except (TypeError, ValueError):
         return x
-    return None if not np.isfinite(x) else round(x, 3)
+    return None if not np.isfinite(x) else round(x, 4)
 
 
 def chance_table(plan: Plan, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """How far above chance each trained model is (Tables 1 and 2): mean per-class accuracy / chance."""
+    """How far above chance each trained model is (Tables 1 and 2): mean per-class accuracy / chance.
+
+    Numbers as text, by the one rule (:mod:`vipar_lib.report.fmt`): the accuracy with the decimals of
+    its row's top-1 interval (as in the tables), the ratio with 1 decimal.
+    """
     c = chance(plan)
     rows = []
     for name in ("table1", "table2"):
         for _, r in tables[name].iterrows():
-            rows.append({"table": name, "id": r["id"], "method": r["method"],
-                         "mean per-class (%)": round(r["mean_class"], 1), "× chance": round(r["mean_class"] / c, 2),
+            d = fmt.places(r["ci_low"], r["ci_high"])
+            rows.append({"table": _title(name), "id": r["id"], "method": r["method"],
+                         "mean per-class (%)": fmt.num(r["mean_class"], d),
+                         "× chance": fmt.num(r["mean_class"] / c, 1) + "×",
                          "≥ 3× chance": "yes" if r["mean_class"] >= 3 * c else "no"})
     return pd.DataFrame(rows)
+
+
+def _title(name: str) -> str:
+    return f"Table {name[-1]}" if name.startswith("table") else name
 
 
 def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFrame,
@@ -60,8 +71,9 @@ def write_summary(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.Data
            "best_ensemble": {"id": str(best["id"]), "run": _num(best["run"]), "paper": _num(best["paper"])},
            "findings": json.loads(findings.to_json(orient="records")), "tally": tally(findings)}
     if claim is not None:
-        out["central_claim"] = {k: claim[k] for k in ("claim", "rows", "videos", "accuracy", "gains", "cells",
-                                                      "each_has_what_the_other_lacks", "sum_beats_both")}
+        out["central_claim"] = {k: claim[k] for k in ("claim", "rows", "videos", "accuracy", "accuracy_ci",
+                                                      "gains", "cells", "each_has_what_the_other_lacks",
+                                                      "sum_beats_both") if k in claim}
     p = plan.study.reports_path / "summary.json"
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(out, indent=1))
@@ -72,24 +84,29 @@ def conclusions(plan: Plan, tables: dict[str, pd.DataFrame], findings: pd.DataFr
     """A paragraph, written from this run's numbers, on what it does and does not reproduce."""
     c = chance(plan)
     models = pd.concat([tables["table1"].assign(table="T1"), tables["table2"].assign(table="T2")])
-    below = [f"{r['id']} ({r['mean_class'] / c:.1f}×)" for _, r in models.iterrows() if r["mean_class"] < 3 * c]
+    below = [f"{r['id']} ({fmt.num(r['mean_class'] / c, 1)}×)" for _, r in models.iterrows() if r["mean_class"] < 3 * c]
     at_chance = [str(r["id"]) for _, r in models.iterrows() if r["ci_low"] <= c]
     t = tally(findings)
-    kind = "synthetic demo data" if plan.study.synthetic else "this data"
-    lines = [f"**What this run shows** (computed; chance is {c:.1f}% with {len(classes(plan))} classes, {kind}).",
+    kind = f"synthetic data, profile `{plan.study.profile}`" if plan.study.synthetic else "this data"
+    lines = [f"**What this run shows** (computed; chance is {fmt.num(c, 1)}% with {len(classes(plan))} classes, "
+             f"{kind}).",
              f"- Models of Tables 1–2 below 3× chance (mean per-class): {', '.join(below) or 'none'}.",
              f"- Models whose top-1 interval includes chance: {', '.join(at_chance) or 'none'}.",
              f"- Of {t['findings']} findings of the paper checked here, {t['resolved']} are resolved by this run "
              f"(paired 95% interval excludes 0): {t['agree']} go the paper's way, {t['against']} against it; "
              f"{t['findings'] - t['resolved']} are not resolved and say nothing either way."]
     if claim is not None:
-        g = claim["gains"]
-        lines.append(f"- The central claim (RGB + residual frames): RGB {claim['accuracy']['rgb']:.1f}%, Diff "
-                     f"{claim['accuracy']['diff']:.1f}%, sum {claim['accuracy']['sum']:.1f}%; the sum "
-                     + ("beats both (resolved)." if claim["sum_beats_both"] else "does not beat both with a resolved "
-                        f"margin (gain over RGB {g['rgb']['gain']:+.1f}, over Diff {g['diff']['gain']:+.1f}).")
-                     + f" {claim['cells']['only RGB right']} videos are right only with RGB, "
-                       f"{claim['cells']['only Diff right']} only with Diff.")
+        g, a = claim["gains"], claim["accuracy"]
+        ci = claim.get("accuracy_ci", {})
+        top1 = lambda k: fmt.with_ci(a[k], *ci.get(k, (None, None)), unit="%")  # noqa: E731
+        gain = lambda x: fmt.with_ci(x["gain"], x["low"], x["high"], effect=True, resolved=x["resolved"])  # noqa: E731
+        lines.append(f"- The central claim (RGB + residual frames): RGB {top1('rgb')}, Diff {top1('diff')}, "
+                     f"sum {top1('sum')}; the sum "
+                     + ("beats both (resolved)" if claim["sum_beats_both"] else "does not beat both with a resolved "
+                        "margin")
+                     + f" (gain over RGB {gain(g['rgb'])}, over Diff {gain(g['diff'])} points). "
+                     f"{claim['cells']['only RGB right']} videos are right only with RGB, "
+                     f"{claim['cells']['only Diff right']} only with Diff.")
     if at_chance:
         lines.append("- Where a model stays at chance, the differences built on it carry no information about the "
                      "paper's claims.")

@@ -13,7 +13,7 @@ How the paper is compared depends on the data (:func:`style_table`):
   one, so ``run − paper`` is not shown; the paper's absolute number stays as a reference column;
 * real-data profiles — ``run − paper`` is shown too.
 
-Numbers are rounded to what their intervals justify (:func:`decimals`).
+Numbers are rounded to what their intervals justify (:mod:`vipar_lib.report.fmt`, :func:`decimals`).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from ..metrics import bootstrap_mean, decimals, mean_class_accuracy, predictions
 from ..metrics import paired_difference as _paired
 from ..paper import table_meta
 from ..study.plan import Plan
+from . import fmt
 from .results import row_cost, row_logits
 
 __all__ = ["result_row", "paired_difference", "compare_table", "build_table", "style_table", "save_csv", "decimals",
@@ -127,10 +128,7 @@ def build_table(plan: Plan, table: str) -> pd.DataFrame:
     return compare_table(rows, logits, reference_of(table), n_boot)
 
 
-def _fmt(x, d: int, sign: bool = False) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "–"
-    return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
+_fmt = fmt.num
 
 
 def _resolved_text(r) -> str:
@@ -143,10 +141,13 @@ def _resolved_text(r) -> str:
 
 
 def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, chance: float | None = None):
-    """A readable Styler: effect first on synthetic data, intervals in one column, no index, no empty columns."""
-    d_acc = decimals(float(np.nanmedian(df["ci_high"] - df["ci_low"]))) if len(df) else 1
+    """A readable Styler: effect first on synthetic data, intervals in one column, no index, no empty columns.
+
+    Every number follows :mod:`vipar_lib.report.fmt`: each row's accuracies by their own interval, each
+    effect by its own (a resolved one never shows an end of 0).
+    """
     has_effect = "effect" in df and np.isfinite(df["effect"].astype(float)).any()
-    d_eff = decimals(float(np.nanmedian(df["effect_high"] - df["effect_low"]))) if has_effect else 1
+    d_acc = [fmt.places(lo, hi) for lo, hi in zip(df["ci_low"], df["ci_high"])]
     out = pd.DataFrame({"id": df["id"].astype(str)})
     if not {"network", "input", "interval", "view"} <= set(df.columns):    # Table 3's method just repeats them
         out["method"] = df["method"]
@@ -156,24 +157,26 @@ def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, cha
     eff_cols = {}
     if has_effect:
         eff_cols["vs"] = [str(x) if x is not None else "" for x in df["reference"]]
-        eff_cols["this run: Δ top-1"] = [_fmt(e, d_eff, True) for e in df["effect"]]
-        eff_cols["Δ 95% CI"] = [f"[{_fmt(lo, d_eff, True)}, {_fmt(hi, d_eff, True)}]" if np.isfinite(lo) else ""
-                                for lo, hi in zip(df["effect_low"], df["effect_high"])]
+        d_eff = [fmt.places(lo, hi, effect=True, resolved=res == "yes")
+                 for lo, hi, res in zip(df["effect_low"], df["effect_high"], df["resolved"])]
+        eff_cols["this run: Δ top-1"] = [_fmt(e, d, True) for e, d in zip(df["effect"], d_eff)]
+        eff_cols["Δ 95% CI"] = [fmt.interval(lo, hi, d, True)
+                                for lo, hi, d in zip(df["effect_low"], df["effect_high"], d_eff)]
         eff_cols["paper: Δ"] = [_fmt(e, 1, True) for e in df["paper_effect"]]
         eff_cols["resolved?"] = [_resolved_text(r) for _, r in df.iterrows()]
     acc_cols = {
-        "this run: top-1 (%)": [_fmt(x, d_acc) for x in df["run"]],
-        "95% CI": [f"[{_fmt(lo, d_acc)}, {_fmt(hi, d_acc)}]" for lo, hi in zip(df["ci_low"], df["ci_high"])],
-        "mean per-class (%)": [_fmt(x, d_acc) for x in df["mean_class"]],
+        "this run: top-1 (%)": [_fmt(x, d) for x, d in zip(df["run"], d_acc)],
+        "95% CI": [fmt.interval(lo, hi, d) or "–" for lo, hi, d in zip(df["ci_low"], df["ci_high"], d_acc)],
+        "mean per-class (%)": [_fmt(x, d) for x, d in zip(df["mean_class"], d_acc)],
         "paper: top-1 (%)": [_fmt(x, 1) for x in df["paper"]],
     }
     if not synthetic:
-        acc_cols["run − paper"] = [_fmt(x, d_acc, True) for x in df["run_minus_paper"]]
+        acc_cols["run − paper"] = [_fmt(x, d, True) for x, d in zip(df["run_minus_paper"], d_acc)]
     cost_cols = {}
     if df["params"].notna().any():
-        cost_cols["params (M)"] = [f"{p / 1e6:.2f}" if p == p and p is not None else "–" for p in df["params"]]
+        cost_cols["params (M)"] = [fmt.sig(None if p is None else p / 1e6) for p in df["params"]]
     if df["gflops"].notna().any():
-        cost_cols["GFLOPs/clip"] = [f"{g:.3g}" if g == g and g is not None else "–" for g in df["gflops"]]
+        cost_cols["GFLOPs/clip"] = [fmt.sig(g) for g in df["gflops"]]
     for block in ((eff_cols, acc_cols) if synthetic else (acc_cols, eff_cols)):
         for k, v in block.items():
             out[k] = v
@@ -185,6 +188,7 @@ def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, cha
         cap += f" · chance = {chance:.1f}% top-1"
     text = [c for c in ("id", "method", "network", "input", "view", "members", "vs", "resolved?") if c in out]
     sty = out.style.hide(axis="index").set_properties(subset=text, **{"text-align": "left"})
+    sty = sty.set_properties(subset=[c for c in out if "CI" in c], **{"white-space": "nowrap"})
     if cap:
         sty = sty.set_caption(cap)
     return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; "
