@@ -64,10 +64,9 @@ def test_rounding_follows_interval_width():
 
 
 @pytest.mark.slow
-def test_reproduce_smoke_writes_linked_html_reports(tmp_path):
-    res = reproduce("smoke", reports_dir=tmp_path, log=lambda *a: None)
+def test_reproduce_smoke_writes_linked_html_reports(smoke_reports):
+    res, out = smoke_reports                 # reproduce("smoke") once per session (conftest), shared with test_pages
     assert res["failed"] == {}, res["failed"]
-    out = tmp_path / "smoke"
     index = (out / "index.html").read_text()
     links = re.findall(r"href='([^']+\.html)'", index)
     assert links == [f"{n}.html" for n in NOTEBOOKS]
