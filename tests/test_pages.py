@@ -7,8 +7,9 @@ import pytest
 
 from vipar_lib.engine.progress import TextBar
 from vipar_lib.report import fmt
-from vipar_lib.report.explore import relabelled_by_view, stats_table
+from vipar_lib.report.explore import stats_table
 from vipar_lib.report.findings import style_findings
+from vipar_lib.report.relabel import relabelled_by_view
 from vipar_lib.report.runner import NOTEBOOKS
 
 LONG_FLOAT = re.compile(r"(?<![\w.])[-+−]?\d+\.\d{5,}(?![\w.])")

@@ -15,8 +15,7 @@ from ..data.video import VideoError, probe, read_frames
 from . import figures as F
 from .pages import md, show_figure
 
-__all__ = ["split_summary", "leakage_table", "video_stats", "stats_table", "rgb_residual", "synthetic_classes",
-           "relabelled_by_view"]
+__all__ = ["split_summary", "leakage_table", "video_stats", "stats_table", "rgb_residual", "synthetic_classes"]
 
 
 def _has_groups(entries) -> bool:
@@ -110,19 +109,3 @@ def synthetic_classes(split: Split) -> pd.DataFrame:
     return pd.DataFrame([{"class": c, "played backwards it is": REVERSE_OF.get(c, c),
                           "mirrored it is": MIRROR_OF.get(c, c)} for c in split.classes])
 
-
-def relabelled_by_view(classes: list[str]) -> dict[str, list[str]]:
-    """For the ``reverse`` and ``flip`` views: the pairs among ``classes`` that the view turns into each other
-    (``MoveLeft↔MoveRight``), and ``A→B`` where B is not one of ``classes``. Only the run's own classes."""
-    from ..data.synth import MIRROR_OF, REVERSE_OF
-    out = {}
-    for view, of in (("reverse", REVERSE_OF), ("flip", MIRROR_OF)):
-        pairs, seen = [], set()
-        for c in classes:
-            o = of.get(c, c)
-            if o == c or c in seen:
-                continue
-            seen |= {c, o}
-            pairs.append(f"{c}↔{o}" if o in classes else f"{c}→{o}")
-        out[view] = pairs
-    return out
