@@ -16,6 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check $(PIP_EXTRA) -r requirements.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m vipar_lib.report.kernel    # kernels on IPC sockets, no JupyterLab news prompt
 	touch $(STAMP)
 
 # the demo, then Table 1 under the release reading (reports/demo-release/)

@@ -24,6 +24,15 @@ def release():
 
 
 @pytest.fixture(scope="session")
+def smoke_reports(tmp_path_factory):
+    """``vipar reproduce --profile smoke`` into a temporary reports folder, once per session: (result, folder)."""
+    from vipar_lib.report.runner import reproduce
+    tmp = tmp_path_factory.mktemp("reports")
+    res = reproduce("smoke", reports_dir=tmp, log=lambda *a: None)
+    return res, tmp / "smoke"
+
+
+@pytest.fixture(scope="session")
 def synth_root(tmp_path_factory):
     """A small synthetic dataset in UCF101 layout (4 classes x 4 groups x 2 clips)."""
     from vipar_lib.data.synth import generate

@@ -65,10 +65,9 @@ def test_rounding_follows_interval_width():
 
 
 @pytest.mark.slow
-def test_reproduce_smoke_writes_linked_html_reports(tmp_path):
-    res = reproduce("smoke", reports_dir=tmp_path, log=lambda *a: None)
+def test_reproduce_smoke_writes_linked_html_reports(smoke_reports):
+    res, out = smoke_reports                 # reproduce("smoke") once per session (conftest), shared with test_pages
     assert res["failed"] == {}, res["failed"]
-    out = tmp_path / "smoke"
     index = (out / "index.html").read_text()
     links = re.findall(r"href='([^']+\.html)'", index)
     assert links == [f"{n}.html" for n in NOTEBOOKS]
@@ -104,7 +103,7 @@ def test_reproduce_smoke_writes_linked_html_reports(tmp_path):
     assert all(status[n]["status"] == "ok" for n in NOTEBOOKS)
     # every page is one unit (#21): the summary rewrites the tables' CSVs and figures with the same bytes, so a
     # second reproduce keeps all seven pages
-    again = reproduce("smoke", reports_dir=tmp_path, log=lambda *a: None)
+    again = reproduce("smoke", reports_dir=out.parent, log=lambda *a: None)
     assert again["ran"] == [] and again["ok"] == list(NOTEBOOKS), again["status"]
     # what each fine-tuned row took from its base is on the page, read from the run store
     plan = plan_study(load_study("smoke"))

@@ -19,11 +19,12 @@ import pandas as pd
 
 from ..ensemble import combine
 from ..logits import LogitsFile, align
-from ..metrics import decimals, per_class_accuracy, predictions
+from ..metrics import per_class_accuracy, predictions
 from ..paper import central_claim, row_ref
 from ..study.plan import Plan
+from . import fmt
 from .results import chance, classes, paired_seed_logits
-from .tables import fmt_ci, seed_interval
+from .tables import seed_interval
 
 __all__ = ["check_central_claim", "show_central_claim"]
 
@@ -59,9 +60,12 @@ def check_central_claim(plan: Plan) -> dict:
     cell_names = ("both right", "only RGB right", "only Diff right", "neither")
     cells = {c: float(np.mean([x[1][c] for x in per_seed])) for c in cell_names}
     acc = {n: float(np.mean([100 * x[0][i].mean() for x in per_seed])) for i, n in enumerate(("rgb", "diff", "sum"))}
+    acc_ci = {n: [v.low, v.high] for n, v in (("rgb", seed_interval(rgb_rows, n_boot=plan.study.bootstrap)),
+                                               ("diff", seed_interval(diff_rows, n_boot=plan.study.bootstrap)),
+                                               ("sum", seed_interval(sums, n_boot=plan.study.bootstrap)))}
     beats_both = all(g["resolved"] and g["gain"] > 0 for g in gains.values())
     return {"claim": spec["claim"], "rows": {"rgb": f"{tr}:{ir}", "diff": f"{td}:{idd}"}, "videos": per_seed[0][3],
-            "seeds": list(seeds), "accuracy": acc,
+            "seeds": list(seeds), "accuracy": acc, "accuracy_ci": acc_ci,
             "accuracy_per_seed": {n: [100 * float(x[0][i].mean()) for x in per_seed]
                                   for i, n in enumerate(("rgb", "diff", "sum"))},
             "gains": gains, "cells": cells, "cells_per_seed": [x[1] for x in per_seed], "classes": classes(plan),
@@ -74,28 +78,30 @@ def show_central_claim(plan: Plan) -> dict:
     from . import figures as F
     from .pages import _display, md, show_figure
     c = check_central_claim(plan)
-    acc, g, cells, n = c["accuracy"], c["gains"], c["cells"], len(c["seeds"])
-    d = decimals(max(g["rgb"]["high"] - g["rgb"]["low"], g["diff"]["high"] - g["diff"]["low"]))
-    ci = lambda x: f"{x['gain']:+.{d}f} {fmt_ci(x['low'], x['high'], d, True)}"  # noqa: E731
+    acc, ci_, g, cells, n = c["accuracy"], c["accuracy_ci"], c["gains"], c["cells"], len(c["seeds"])
+    gain = lambda x: fmt.with_ci(x["gain"], x["low"], x["high"], effect=True, resolved=x["resolved"])  # noqa: E731
+    top1 = lambda k: fmt.with_ci(acc[k], *ci_[k])  # noqa: E731
     where = "seeds and test videos" if n > 1 else "test videos only: a single run"
     md(f"**The paper's central claim:** {c['claim']}. Checked on Table 3's rows {c['rows']['rgb']} (SlowFast RGB) and "
        f"{c['rows']['diff']} (SlowFast Diff), centre view, interval 1, {c['videos']} test videos"
        + (f", {n} seeds (seed *i*'s sum adds seed *i*'s RGB and Diff logits)" if n > 1 else ", one seed") + ".")
-    per = lambda k: " · ".join(f"{x:.{d}f}" for x in c["accuracy_per_seed"][k]) if n > 1 else ""  # noqa: E731
+    per = lambda k: " · ".join(fmt.num(x, fmt.places(*ci_[k])) for x in c["accuracy_per_seed"][k])  # noqa: E731
     resolved = lambda x: ("yes" if x["resolved"] else "no") + ("" if n > 1 else " (single run)")  # noqa: E731
-    gain_col = f"sum's gain over it (points, 95% CI over {where})"
-    table = pd.DataFrame([{"input": "RGB", "top-1 (%)": f"{acc['rgb']:.{d}f}", "per seed": per("rgb"),
-                           gain_col: ci(g["rgb"]), "resolved?": resolved(g["rgb"])},
-                          {"input": "residual frames (Diff)", "top-1 (%)": f"{acc['diff']:.{d}f}",
-                           "per seed": per("diff"), gain_col: ci(g["diff"]), "resolved?": resolved(g["diff"])},
-                          {"input": "RGB + Diff (sum of pre-softmax logits)", "top-1 (%)": f"{acc['sum']:.{d}f}",
+    acc_col, gain_col = f"top-1 (%) [95% CI over {where}]", "sum's gain over it (points) [95% CI]"
+    table = pd.DataFrame([{"input": "RGB", acc_col: top1("rgb"), "per seed": per("rgb"), gain_col: gain(g["rgb"]),
+                           "resolved?": resolved(g["rgb"])},
+                          {"input": "residual frames (Diff)", acc_col: top1("diff"), "per seed": per("diff"),
+                           gain_col: gain(g["diff"]), "resolved?": resolved(g["diff"])},
+                          {"input": "RGB + Diff (sum of pre-softmax logits)", acc_col: top1("sum"),
                            "per seed": per("sum"), gain_col: "", "resolved?": ""}])
     if n == 1:
         table = table.drop(columns=["per seed"])
-    _display(table.style.hide(axis="index").set_caption("RGB, residual frames and their sum"))
-    fmt = (lambda v: f"{v:.1f}") if n > 1 else (lambda v: f"{v:.0f}")  # noqa: E731
-    grid = pd.DataFrame({"Diff right": [fmt(cells["both right"]), fmt(cells["only Diff right"])],
-                         "Diff wrong": [fmt(cells["only RGB right"]), fmt(cells["neither"])]},
+    _display(table.style.hide(axis="index").set_caption("RGB, residual frames and their sum")
+             .set_properties(subset=["input"], **{"text-align": "left"})
+             .set_properties(subset=[acc_col, gain_col], **{"white-space": "nowrap"}))
+    count = (lambda v: fmt.num(v, 1)) if n > 1 else (lambda v: fmt.num(v, 0))  # noqa: E731
+    grid = pd.DataFrame({"Diff right": [count(cells["both right"]), count(cells["only Diff right"])],
+                         "Diff wrong": [count(cells["only RGB right"]), count(cells["neither"])]},
                         index=["RGB right", "RGB wrong"])
     _display(grid.style.set_caption("Test videos by which input gets them right" + (
         f" (mean over {n} seeds)" if n > 1 else "")))
@@ -103,10 +109,10 @@ def show_central_claim(plan: Plan) -> dict:
     verdict = (f"**{who} the ensemble beats both inputs** (both paired intervals, over {where}, exclude 0)."
                if c["sum_beats_both"] else
                f"**{who} the ensemble does not beat both inputs with a resolved margin**"
-               f" (gain over RGB {ci(g['rgb'])}, over Diff {ci(g['diff'])}).")
-    md(f"{fmt(cells['only RGB right'])} videos are right only with RGB and {fmt(cells['only Diff right'])} only with "
-       f"residual frames{' (means over seeds)' if n > 1 else ''}: each input gets videos right that the other gets "
-       f"wrong. {verdict}")
+               f" (gain over RGB {gain(g['rgb'])}, over Diff {gain(g['diff'])}).")
+    md(f"{count(cells['only RGB right'])} videos are right only with RGB and {count(cells['only Diff right'])} only "
+       f"with residual frames{' (means over seeds)' if n > 1 else ''}: each input gets videos right that the other "
+       f"gets wrong. {verdict}")
     names = c["classes"]
     show_figure(F.per_class_inputs(names, c["per_class"], chance(plan)),
                 "Per-class top-1 of RGB, residual frames (Diff) and their sum on the test split, classes sorted by "

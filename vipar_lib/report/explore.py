@@ -15,7 +15,7 @@ from ..data.video import VideoError, probe, read_frames
 from . import figures as F
 from .pages import md, show_figure
 
-__all__ = ["split_summary", "leakage_table", "video_stats", "rgb_residual", "synthetic_classes"]
+__all__ = ["split_summary", "leakage_table", "video_stats", "stats_table", "rgb_residual", "synthetic_classes"]
 
 
 def _has_groups(entries) -> bool:
@@ -57,9 +57,32 @@ def video_stats(split: Split, video_root: Path, sample: int = 60, folder: Path |
         except VideoError as e:
             rows.append({"frames": 0, "fps": 0.0, "width": 0, "height": 0, "error": str(e)})
     df = pd.DataFrame(rows)
-    show_figure(F.frame_counts(df["frames"]), f"Histogram of frames per video over {len(df)} training videos.",
+    ok = df[df["frames"] > 0] if "error" not in df else df[df["error"].isna()]
+    show_figure(F.frame_counts(ok["frames"]), f"Histogram of frames per video over {len(ok)} training videos.",
                 "data_frames.png", folder=folder)
-    return df.describe().round(1)
+    if len(ok) < len(df):
+        md(f"{len(df) - len(ok)} of the {len(df)} sampled videos could not be read: "
+           + "; ".join(sorted(set(df["error"].dropna())))[:500])
+    return stats_table(ok)
+
+
+def _whole(x: float, d: int = 1) -> str:
+    """A measured value: no decimals when it is whole (160, 25), else ``d`` (29.97 fps with ``d=2``)."""
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.{d}f}"
+
+
+def stats_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Frames, frame rate and size of the sampled videos: count, min, median, mean, max, written as a reader
+    expects them (counts and pixels as integers; a mean with 1 decimal; a frame rate as the file gives it)."""
+    out = {}
+    for col, name, d in (("frames", "frames per video", 1), ("fps", "frame rate (fps)", 2),
+                         ("width", "width (px)", 1), ("height", "height (px)", 1)):
+        v = df[col].astype(float)
+        if v.empty:
+            continue
+        out[name] = {"videos": str(len(v)), "min": _whole(v.min(), d), "median": _whole(v.median(), d),
+                     "mean": _whole(round(v.mean(), d), d), "max": _whole(v.max(), d)}
+    return pd.DataFrame.from_dict(out, orient="index")
 
 
 def rgb_residual(split: Split, video_root: Path, n_clips: int = 3, folder: Path | None = None):
@@ -85,3 +108,4 @@ def synthetic_classes(split: Split) -> pd.DataFrame:
        "classes: those views are **not label-preserving** for them (see Table 3's notebook).")
     return pd.DataFrame([{"class": c, "played backwards it is": REVERSE_OF.get(c, c),
                           "mirrored it is": MIRROR_OF.get(c, c)} for c in split.classes])
+

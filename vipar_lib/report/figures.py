@@ -16,13 +16,51 @@ __all__ = ["training_curves", "effects", "accuracy_bars", "per_class_inputs", "c
 RUN_COLOR, PAPER_COLOR = "#4C72B0", "#DD8452"
 
 
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+CJK_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",         # Debian fonts-noto-cjk
+             "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+
+
 def _plt():
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import seaborn as sns
     sns.set_theme(style="whitegrid", context="notebook")
+    _cjk_fallback(matplotlib)
     return plt
+
+
+def _cjk_fallback(matplotlib) -> None:
+    """Add an installed CJK font to ``font.family`` after the default one, so Chinese text (the release's
+    names) draws as glyphs, not boxes: matplotlib falls back glyph by glyph along ``font.family``.
+
+    Only a font that is installed is added (CI installs Debian's ``fonts-noto-cjk``), so a machine
+    without one logs no font warnings; one installed after matplotlib built its font cache is added
+    from its file.
+    """
+    from matplotlib import font_manager
+    fm = font_manager.fontManager
+    if not any(f.name in CJK_FONTS for f in fm.ttflist):
+        for path in CJK_FILES:
+            if Path(path).is_file():
+                try:
+                    fm.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+    have = {f.name for f in fm.ttflist}
+    first = next((f for f in CJK_FONTS if f in have), None)
+    family = matplotlib.rcParams["font.family"]
+    family = [family] if isinstance(family, str) else list(family)
+    if first and first not in family:
+        matplotlib.rcParams["font.family"] = family + [first]
+
+
+def _integer_axis(axis) -> None:
+    """Ticks at whole numbers only (epochs, frames, counts)."""
+    from matplotlib.ticker import MaxNLocator
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def save(fig, path) -> Path:
@@ -44,13 +82,15 @@ def training_curves(histories: dict[str, list[dict]], title: str = "Training cur
     fig, ax = plt.subplots(1, 2, figsize=(12, 4))
     for name, h in histories.items():
         ep = [r["epoch"] for r in h]
-        ax[0].plot(ep, [r["train_loss"] for r in h], label=name)
+        ax[0].plot(ep, [r["train_loss"] for r in h], marker="o", ms=3, label=name)   # one-epoch runs show a dot
         v = [(r["epoch"], 100 * r["val_mean_class"]) for r in h if "val_mean_class" in r]
         if v:
             ax[1].plot(*zip(*v), marker="o", ms=3, label=name)
     _chance(ax[1], chance)
     ax[0].set(xlabel="epoch", ylabel="training loss", title="training loss")
     ax[1].set(xlabel="epoch", ylabel="validation mean per-class acc (%)", title="validation", ylim=(0, 100))
+    for a in ax:
+        _integer_axis(a.xaxis)
     ax[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.suptitle(title)
     fig.tight_layout()
@@ -130,6 +170,12 @@ def confusion_and_per_class(cm: np.ndarray, classes: list[str], title: str = "",
     sns.heatmap(norm, ax=ax[0], cmap="Blues", vmin=0, vmax=1, xticklabels=classes if not big else False,
                 yticklabels=classes if not big else False, cbar_kws={"label": "fraction of true class"})
     ax[0].set(xlabel="predicted", ylabel="true", title="confusion matrix")
+    if not big:      # class names read horizontally on the y axis, slanted on the x axis: no overlap
+        ax[0].tick_params(axis="y", labelrotation=0, labelsize=8)
+        ax[0].tick_params(axis="x", labelrotation=40, labelsize=8)
+        for t in ax[0].get_xticklabels():
+            t.set_ha("right")
+            t.set_rotation_mode("anchor")
     acc = 100 * np.diag(norm)
     order = np.argsort(acc)
     ax[1].barh(np.arange(k), acc[order], color="#55A868")
@@ -182,8 +228,8 @@ def cost_accuracy(df, title: str = "Cost against accuracy", chance: float | None
         xs = df[col].to_numpy(float) / (1e6 if col == "params" else 1)
         err = np.vstack([df["run"] - df["ci_low"], df["ci_high"] - df["run"]])
         a.errorbar(xs, df["run"], yerr=err, fmt="o", capsize=3, color=RUN_COLOR)
-        for x, y, t in zip(xs, df["run"], df["id"]):
-            a.annotate(str(t), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=8)
+        for (x, y), ids in _same_point(xs, df["run"], df["id"]).items():
+            a.annotate(", ".join(ids), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=8)
         _chance(a, chance)
         a.set(xlabel=lab, ylabel="top-1 (%)", ylim=(0, 100))
     ax[1].legend(fontsize=8, loc="lower right")
@@ -219,11 +265,24 @@ def tta_bars(df, chance: float | None = None, title: str = "Test-time views"):
     return fig
 
 
+def _same_point(xs, ys, labels) -> dict:
+    """Labels grouped by the point they mark, so models at the same place get one label, not a pile."""
+    out: dict = {}
+    for x, y, t in zip(xs, ys, labels):
+        out.setdefault((float(x), float(y)), []).append(str(t))
+    return out
+
+
 def frame_counts(frames, title: str = "Frame counts (training sample)"):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(frames, bins=20, color=RUN_COLOR)
+    frames = np.asarray(frames, int)
+    lo, hi = (int(frames.min()), int(frames.max())) if len(frames) else (0, 1)
+    step = max(1, int(np.ceil((hi - lo + 1) / 20)))           # bins of whole frames
+    ax.hist(frames, bins=np.arange(lo, hi + step + 1, step) - 0.5, color=RUN_COLOR)
     ax.set(xlabel="frames per video", ylabel="videos", title=title)
+    _integer_axis(ax.xaxis)
+    _integer_axis(ax.yaxis)
     fig.tight_layout()
     return fig
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..metrics import decimals
 from ..paper import findings as paper_findings
 from ..paper import row_ref
 from ..study.plan import Plan
+from . import fmt
 from .results import paired_seed_logits, resolve_ref
-from .tables import _per_seed, fmt_ci, seed_interval
+from .tables import _per_seed, seed_interval
 
 __all__ = ["check_findings", "style_findings", "tally"]
 
@@ -54,19 +54,22 @@ def tally(df: pd.DataFrame) -> dict:
 def style_findings(df: pd.DataFrame, caption: str = ""):
     if df.empty:
         return df.style.hide(axis="index")
-    d = decimals(float(np.nanmedian(df["high"] - df["low"])))
+    d = [fmt.places(lo, hi, effect=True, resolved=r == "yes")
+         for lo, hi, r in zip(df["low"], df["high"], df["resolved"])]
     n = int(df["seeds"].max())
     out = pd.DataFrame({"finding (paper)": df["finding (paper)"], "rows": df["rows"],
-                        "paper Δ": [f"{x:+.1f}" for x in df["paper Δ"]],
+                        "paper Δ": [fmt.num(x, 1, True) for x in df["paper Δ"]],
                         "this run Δ" + (f" (mean of {n} seeds)" if n > 1 else ""):
-                            [f"{x:+.{d}f}" for x in df["this run Δ"]]})
+                            [fmt.num(x, k, True) for x, k in zip(df["this run Δ"], d)]})
     if n > 1:
-        out["Δ per seed"] = [_per_seed(v, d, True) for v in df["per seed"]]
-        out["seed SD"] = [f"{x:.{d}f}" for x in df["seed SD"]]
+        out["Δ per seed"] = [_per_seed(v, k, True) for v, k in zip(df["per seed"], d)]
+        out["seed SD"] = [fmt.num(x, k) for x, k in zip(df["seed SD"], d)]
     lo_n = int(df["seeds"].min())
     where = "seeds × videos" if lo_n > 1 else "test videos only" if n == 1 else "seeds × videos; single runs: videos"
-    out[f"95% CI ({where})"] = [fmt_ci(lo, hi, d, True) for lo, hi in zip(df["low"], df["high"])]
+    ci = f"95% CI ({where})"
+    out[ci] = [fmt.interval(lo, hi, k, True) for lo, hi, k in zip(df["low"], df["high"], d)]
     out["resolved?"] = [r if k > 1 else f"{r} (single run)" for r, k in zip(df["resolved"], df["seeds"])]
     out["agrees with the paper?"] = df["agrees"]
-    sty = out.style.hide(axis="index")
+    sty = out.style.hide(axis="index").set_properties(subset=["finding (paper)", "rows"], **{"text-align": "left"})
+    sty = sty.set_properties(subset=[ci], **{"white-space": "nowrap"})
     return sty.set_caption(caption) if caption else sty

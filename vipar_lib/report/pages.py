@@ -319,8 +319,10 @@ def label_preservation(plan: Plan) -> pd.DataFrame | None:
         rows.append({"id": r.id, "model": f"{r.info['network']} {r.info['input']}", "interval": r.info["interval"],
                      "view": r.info["view"], "acc on classes the view relabels (%)": _pct(right[changed]),
                      "acc on classes it keeps (%)": _pct(right[~changed])})
-    md("For `reverse` the relabelled classes are those whose backwards playback is another class (MoveLeft↔MoveRight, "
-       "Grow↔Shrink, spins, orbits); for `flip` the left/right and rotation classes. `concat_reverse` shows both "
+    from .relabel import relabelled_by_view
+    rel = {v: ", ".join(p) or "none of this run's classes" for v, p in relabelled_by_view(names).items()}
+    md(f"For `reverse` the relabelled classes are those whose backwards playback is another class ({rel['reverse']}); "
+       f"for `flip` those whose mirror image is another class ({rel['flip']}). `concat_reverse` shows both "
        "directions, so it is ambiguous for them. A view that is not label-preserving should lose accuracy on the "
        "relabelled classes only.")
     df = pd.DataFrame(rows)

@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from .. import released as R
-from ..metrics import decimals
 from ..paper import PAPER_CITATION, paper_rows
 from ..paths import resolve
 from ..study.config import StudyConfig, check_notebook_parameters, load_study
 from . import figures as F
+from . import fmt
 from .pages import _display, md, show_figure
 from .runner import watch_page_units
 from .tables import save_csv
@@ -186,9 +186,7 @@ def _pct(x) -> float:
 
 
 def _f(x, d: int = 1, sign: bool = False) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "–"
-    return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
+    return fmt.num(x, d, sign)
 
 
 def _ci(lo, hi, d: int = 1, sign: bool = False) -> str:
@@ -197,10 +195,9 @@ def _ci(lo, hi, d: int = 1, sign: bool = False) -> str:
     return f"[{_f(100 * lo, d, sign)}, {_f(100 * hi, d, sign)}]"
 
 
-def _dec(rows: list[dict], lo: str, hi: str) -> int:
-    """Decimals for a column from the median width (points) of its intervals."""
-    w = [100 * (r[hi] - r[lo]) for r in rows if r.get(lo) is not None and r.get(hi) is not None]
-    return decimals(float(np.median(w))) if w else 1
+def _d(lo, hi, effect: bool = False, resolved: bool | None = None) -> int:
+    """Decimals of a number whose interval is ``[lo, hi]`` (fractions), by the one rule (:mod:`.fmt`)."""
+    return fmt.places(_pct(lo), _pct(hi), effect, resolved)
 
 
 def _style(df: pd.DataFrame, caption: str, text_cols=(), wide_cols=()):
@@ -312,16 +309,19 @@ def in_brief(page: ReleasedPage) -> str | None:
     j = json.loads((page.out / JSON_NAME).read_text())
     r = page.report
     rng, sa, sel = j["range_top1"], j["sum_all"], j["selection"]
-    d_acc = decimals(100 * (sa["ci_high"] - sa["ci_low"]))
+    fmin, fmax = r["files"].get(rng["min_file"], {}), r["files"].get(rng["max_file"], {})
+    d1 = _d(sa["top1_ci_low"], sa["top1_ci_high"])
+    dmin, dmax = (_d(f.get("top1_ci_low"), f.get("top1_ci_high")) for f in (fmin, fmax))
     lines = [f"## In brief ({LABEL})",
-             f"- **Single files:** top-1 from {_f(_pct(rng['min']), d_acc)}% (`{rng['min_file']}`) to "
-             f"{_f(_pct(rng['max']), d_acc)}% (`{rng['max_file']}`); chance is {100 / j['classes']:.1f}%.",
-             f"- **Plain sum of all {sa['files']} files:** top-1 {_f(_pct(sa['top1']), d_acc)}% "
-             f"{_ci(sa['top1_ci_low'], sa['top1_ci_high'], d_acc)}, "
-             f"mean per-class {_f(_pct(sa['mean_class']), d_acc)}%."]
+             f"- **Single files:** top-1 from {_f(_pct(rng['min']), dmin)}% (`{rng['min_file']}`) to "
+             f"{_f(_pct(rng['max']), dmax)}% (`{rng['max_file']}`); chance is {100 / j['classes']:.1f}%.",
+             f"- **Plain sum of all {sa['files']} files:** top-1 {_f(_pct(sa['top1']), d1)}% "
+             f"{_ci(sa['top1_ci_low'], sa['top1_ci_high'], d1)}, "
+             f"mean per-class {_f(_pct(sa['mean_class']), _d(sa['ci_low'], sa['ci_high']))}% "
+             f"{_ci(sa['ci_low'], sa['ci_high'], _d(sa['ci_low'], sa['ci_high']))}."]
     rd = j["rgb_diff"]
     if rd:
-        dg = decimals(100 * (rd["gain_top1_ci_high"] - rd["gain_top1_ci_low"]))
+        dg = _d(rd["gain_top1_ci_low"], rd["gain_top1_ci_high"], effect=True)
         lines.append(f"- **RGB + residual frames** ({rd['pair']}): top-1 {_f(_pct(rd['rgb_top1']))}% "
                      f"and {_f(_pct(rd['diff_top1']))}% alone, {_f(_pct(rd['sum_top1']))}% summed: "
                      f"{_f(_pct(rd['gain_top1']), dg, True)} points over the better input "
@@ -335,7 +335,7 @@ def in_brief(page: ReleasedPage) -> str | None:
                      + (f"{len(inc)} of {len(j['table4'])} recipes lack released files for some of their rows."
                         if inc else "every recipe is complete."))
     o = sel["optimism"]
-    do = decimals(100 * (o["ci_high"] - o["ci_low"]))
+    do = _d(o["ci_low"], o["ci_high"], effect=True)
     lines.append(f"- **Choosing the ensemble on the test labels** (as the release's `fusion.py` does) scores "
                  f"{_f(_pct(sel['test_chosen']['mean_class']), do)}% mean per-class; the same greedy choice made on "
                  f"one half and scored on the other scores {_f(_pct(sel['crossfit']['mean_class']), do)}% "
@@ -360,12 +360,10 @@ def files(page: ReleasedPage) -> pd.DataFrame | None:
        "the release's own code (`vipar_lib/released_files.yaml`, with `file:line` evidence below); a field marked "
        "**†** has **no evidence but the file name**. *Paper row* is the Table-3 row the file stands for under this "
        "reading.")
-    frows = [r["files"][s] | {"file": s} for s in order] + [r["sum_all"] | {"file": f"sum of all {len(order)} files"}]
-    d1 = _dec(frows, "top1_ci_low", "top1_ci_high")
-    dm = _dec(frows, "ci_low", "ci_high")
     out, num = [], []
     for s in order:
         f, e = r["files"][s], cat.get(s, {})
+        d1, dm = _d(f["top1_ci_low"], f["top1_ci_high"]), _d(f["ci_low"], f["ci_high"])
         out.append({"file": s, "model": _mark(_model(e) if e else None, "model", e),
                     "input": _mark(_inp(e) if e else None, "input", e),
                     "interval": _mark(e.get("interval"), "interval", e),
@@ -382,6 +380,7 @@ def files(page: ReleasedPage) -> pd.DataFrame | None:
                     **{k: _pct(f[k]) for k in ("top1", "top1_ci_low", "top1_ci_high", "top5", "mean_class", "ci_low",
                                                "ci_high")}})
     sa = r["sum_all"]
+    d1, dm = _d(sa["top1_ci_low"], sa["top1_ci_high"]), _d(sa["ci_low"], sa["ci_high"])
     out.append({"file": f"sum of all {len(order)} files", "model": "", "input": "", "interval": "",
                 "test-time view": "", "clips": "", "paper row": "",
                 "top-1 (%)": _f(_pct(sa["top1"]), d1), "top-1 95% CI": _ci(sa["top1_ci_low"], sa["top1_ci_high"], d1),
@@ -490,13 +489,14 @@ def table3(page: ReleasedPage) -> pd.DataFrame | None:
        f"train **and** validation. Accordingly {len(above)} of the {len(r['files'])} released files score above "
        f"every row of the paper's Table 3 (best: {best_paper:.1f}%). Compare **differences between views**, not "
        f"accuracies.")
-    d_eff = _dec(rows, "diff_top1_ci_low", "diff_top1_ci_high")
-    d_acc = _dec([r["files"][x["file"]] for x in rows], "top1_ci_low", "top1_ci_high")
     out, num = [], []
     for x in rows:
         e = r["catalogue"].get(x["file"], {})
         has = x.get("reference") is not None
         lo, hi = x.get("diff_top1_ci_low"), x.get("diff_top1_ci_high")
+        f = r["files"][x["file"]]
+        d_acc = _d(f["top1_ci_low"], f["top1_ci_high"])
+        d_eff = _d(lo, hi, effect=True) if has else 1
         if has:
             res = lo > 0 or hi < 0
             pd_ = x.get("paper_diff")
@@ -613,10 +613,10 @@ def rgb_diff(page: ReleasedPage) -> pd.DataFrame | None:
     if not rows:
         md("No RGB/Diff pair among the files found.")
         return None
-    dg = _dec(rows, "gain_top1_ci_low", "gain_top1_ci_high")
     out, num = [], []
     for x in rows:
         n = x["both"] + x["only_rgb"] + x["only_diff"] + x["neither"]
+        dg = _d(x["gain_top1_ci_low"], x["gain_top1_ci_high"], effect=True)
         out.append({"pair": _pair_name(x), "RGB file": "" if x["rgb"].startswith("all ") else x["rgb"],
                     "Diff file": "" if x["diff"].startswith("all ") else x["diff"],
                     "RGB top-1 (%)": _f(_pct(x["rgb_top1"])), "Diff top-1 (%)": _f(_pct(x["diff_top1"])),
@@ -722,10 +722,10 @@ def table4(page: ReleasedPage) -> pd.DataFrame | None:
        "(`tsm_85_10*`, read by its `fusion.py`) are not in its public snapshot"
        + (f"; the only TSM file is {', '.join(f'`{s}`' for s in tsm)}" if tsm else "; no TSM file was found")
        + ". *With extra* adds the released files of the recipe's views that stand for no Table-3 row.")
-    dm = _dec([x for x in rows if x.get("members")], "ci_low", "ci_high")
     out, num = [], []
     for x in rows:
         has = bool(x.get("members"))
+        dm = _d(x.get("ci_low"), x.get("ci_high")) if has else 1
         we = x.get("with_extra")
         out.append({"recipe": x["id"], "paper's recipe": x["method"],
                     "released files used (weight)": _member_text(x["members"]) or "none",
@@ -748,6 +748,7 @@ def table4(page: ReleasedPage) -> pd.DataFrame | None:
                                "with extra: mean per-class (%)"),
                     wide_cols=("paper's recipe", "released files used (weight)", "missing Table-3 rows")))
     sa = r["sum_all"]
+    dm = _d(sa["ci_low"], sa["ci_high"])
     md(f"No rebuilt recipe is complete, so none is the paper's ensemble; the paper's *Acc* is shown for reference. "
        f"For scale: the plain sum of all {len(r['files'])} released files scores {_f(_pct(sa['mean_class']), dm)}% "
        f"mean per-class {_ci(sa['ci_low'], sa['ci_high'], dm)}. Table: `released_table4.csv`.")
@@ -802,7 +803,7 @@ def selection(page: ReleasedPage) -> pd.DataFrame | None:
        "random half of the test videos (stratified by class) and reports on the other half, both ways, so every "
        f"video is predicted by an ensemble that never saw its label; this is repeated over {cf['repeats']} random "
        "halvings. Their difference is the **optimism of choosing on test**.")
-    do = decimals(100 * (op["ci_high"] - op["ci_low"]))
+    do = _d(op["ci_low"], op["ci_high"], effect=True)
     sa = r["sum_all"]
     rows = [
         {"ensemble": f"plain sum of all {len(r['files'])} files", "chosen on": "nothing (no choice)",

@@ -44,6 +44,7 @@ from .. import REPO_DIR
 from ..study.config import load_study
 from ..study.dryrun import dry_run_overrides
 from ..typed import merge
+from . import fmt
 
 __all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status",
            "settings_fingerprint", "page_state", "mark_stale_pages", "watch_page_units", "REPRODUCE_ENV"]
@@ -363,9 +364,7 @@ def _error(e: Exception, executed: Path) -> str:
 
 
 def _f(x, d=1, sign=False):
-    if x is None or x != x:
-        return "–"
-    return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
+    return fmt.num(x, d, sign)
 
 
 def _page_state_html(n: str, st: dict | None, settings: str | None) -> str:
@@ -448,28 +447,33 @@ def _headline(summary: dict) -> str:
     cc = summary.get("central_claim")
     if cc:
         a, g = cc["accuracy"], cc["gains"]
-        gain = lambda x: f"{_f(x['gain'], 1, True)} [{_f(x['low'], 1, True)}, {_f(x['high'], 1, True)}]"  # noqa: E731
+        gain = lambda x: fmt.with_ci(x["gain"], x["low"], x["high"], effect=True, resolved=x["resolved"])  # noqa: E731
+        acc = lambda k: fmt.with_ci(a[k], *cc.get("accuracy_ci", {}).get(k, (None, None)), unit="%")  # noqa: E731
         verdict = ("the sum beats both (resolved)" if cc["sum_beats_both"]
                    else "the sum does not beat both with a resolved margin")
-        parts.append(f"<p><b>The paper's central claim</b> ({html.escape(cc['claim'])}): RGB {_f(a['rgb'])}%, "
-                     f"residual frames {_f(a['diff'])}%, their sum {_f(a['sum'])}% — gain over RGB {gain(g['rgb'])}, "
+        parts.append(f"<p><b>The paper's central claim</b> ({html.escape(cc['claim'])}): RGB {acc('rgb')}, "
+                     f"residual frames {acc('diff')}, their sum {acc('sum')} — gain over RGB {gain(g['rgb'])}, "
                      f"over Diff {gain(g['diff'])}: {verdict}; {cc['cells']['only RGB right']} test videos are right "
                      f"only with RGB, {cc['cells']['only Diff right']} only with Diff.</p>")
+    d = lambda lo, hi, res: fmt.places(lo, hi, effect=True, resolved=res == "yes")  # noqa: E731
     rows = "".join(f"<tr><td>{html.escape(f['finding (paper)'])}</td><td>{html.escape(f['rows'])}</td>"
-                   f"<td class=n>{_f(f['paper Δ'], 1, True)}</td><td class=n>{_f(f['this run Δ'], 1, True)}</td>"
-                   f"<td class=n>[{_f(f['low'], 1, True)}, {_f(f['high'], 1, True)}]</td><td>{f['resolved']}</td>"
-                   f"<td>{f['agrees']}</td></tr>" for f in summary.get("findings", []))
+                   f"<td class=n>{_f(f['paper Δ'], 1, True)}</td>"
+                   f"<td class=n>{_f(f['this run Δ'], d(f['low'], f['high'], f['resolved']), True)}</td>"
+                   f"<td class=n>{fmt.interval(f['low'], f['high'], d(f['low'], f['high'], f['resolved']), True)}</td>"
+                   f"<td>{f['resolved']}</td><td>{f['agrees']}</td></tr>" for f in summary.get("findings", []))
     parts.append("<table><tr><th>finding (paper)</th><th>rows</th><th>paper Δ</th><th>this run Δ</th><th>95% CI</th>"
                  f"<th>resolved?</th><th>agrees?</th></tr>{rows}</table>")
     body = []
     for r in summary.get("rows", []):
-        eff = (f"{_f(r['effect'], 1, True)} [{_f(r['effect_low'], 1, True)}, {_f(r['effect_high'], 1, True)}]"
+        eff = (fmt.with_ci(r["effect"], r["effect_low"], r["effect_high"], effect=True,
+                           resolved=r.get("resolved") == "yes")
                if r.get("effect") is not None else ("reference" if r.get("resolved") == "reference" else "–"))
         cells = [html.escape(r["table"]), html.escape(r["id"]), html.escape(r["method"]), eff,
-                 _f(r.get("paper_effect"), 1, True), f"{_f(r['run'])} [{_f(r['ci_low'])}, {_f(r['ci_high'])}]",
-                 _f(r["mean_class"]), _f(r["paper"])]
+                 _f(r.get("paper_effect"), 1, True), fmt.with_ci(r["run"], r["ci_low"], r["ci_high"]),
+                 _f(r["mean_class"], fmt.places(r["ci_low"], r["ci_high"])), _f(r["paper"])]
         if not synthetic:
-            cells.append(_f(r["run"] - r["paper"], 1, True) if r.get("paper") is not None else "–")
+            cells.append(_f(r["run"] - r["paper"], fmt.places(r["ci_low"], r["ci_high"]), True)
+                         if r.get("paper") is not None else "–")
         body.append("<tr>" + "".join(f"<td{' class=n' if i >= 3 else ''}>{c}</td>" for i, c in enumerate(cells))
                     + "</tr>")
     head = ["table", "row", "method", "this run: Δ vs reference [95% CI]", "paper: Δ", "this run: top-1 [95% CI]",
@@ -483,6 +487,12 @@ def _headline(summary: dict) -> str:
 def _pc(x, d=1, sign=False):
     """A fraction as percent text."""
     return _f(None if x is None else 100 * x, d, sign)
+
+
+def _pci(x, lo, hi, effect=False):
+    """A fraction and its interval as percent text, by the one rule (:mod:`vipar_lib.report.fmt`)."""
+    p = lambda v: None if v is None else 100 * v  # noqa: E731
+    return fmt.with_ci(p(x), p(lo), p(hi), effect=effect)
 
 
 def _released_exception(out_dir: Path) -> str:
@@ -517,14 +527,14 @@ def _released_section(out_dir: Path) -> str:
                 "release.dir=/path/to/release --only 06_released_logits</code>.</p></div>")
     sa, rd, sel, rng = j["sum_all"], j.get("rgb_diff"), j["selection"], j["range_top1"]
     op, tc, cf = sel["optimism"], sel["test_chosen"], sel["crossfit"]
+    d_op = fmt.places(100 * op["ci_low"], 100 * op["ci_high"])      # as the released page rounds them
     rows = [("single released files (top-1)", f"{_pc(rng['min'])} – {_pc(rng['max'])}",
              f"{len(j['files'])} files; lowest {html.escape(rng['min_file'])}, highest {html.escape(rng['max_file'])}"),
             (f"plain sum of all {sa['files']} files (mean per-class)",
-             f"{_pc(sa['mean_class'])} [{_pc(sa['ci_low'])}, {_pc(sa['ci_high'])}]", "no selection")]
+             _pci(sa["mean_class"], sa["ci_low"], sa["ci_high"]), "no selection")]
     if rd:
         rows.append(("RGB + Diff: gain of the sum over the better input (top-1, points)",
-                     f"{_pc(rd['gain_top1'], 1, True)} [{_pc(rd['gain_top1_ci_low'], 1, True)}, "
-                     f"{_pc(rd['gain_top1_ci_high'], 1, True)}]",
+                     _pci(rd["gain_top1"], rd["gain_top1_ci_low"], rd["gain_top1_ci_high"], effect=True),
                      f"{html.escape(rd.get('pair', rd['rgb']))}: RGB {_pc(rd['rgb_top1'])}, Diff "
                      f"{_pc(rd['diff_top1'])}, sum {_pc(rd['sum_top1'])}; videos only Diff gets right: "
                      f"{rd['only_diff']}, only RGB: {rd['only_rgb']}"))
@@ -532,20 +542,20 @@ def _released_section(out_dir: Path) -> str:
     if b4:
         rows.append((f"best paper recipe rebuilt from the released files ({html.escape(b4['id'])}, mean per-class)",
                      _pc(b4["mean_class"]), f"paper: {_f(b4['paper_acc'])}; rebuilt recipes lack some of their rows"))
-    rows += [("greedy ensemble chosen on the test labels (fusion.py's way, mean per-class)", _pc(tc["mean_class"], 2),
-              "reported on the labels it was chosen on"),
+    rows += [("greedy ensemble chosen on the test labels (fusion.py's way, mean per-class)",
+              _pc(tc["mean_class"], d_op), "reported on the labels it was chosen on"),
              (f"the same choice cross-fitted over random halves (mean per-class, {cf['repeats']} halvings)",
-              _pc(cf["mean_class"], 2), "chosen on one half, reported on the other"),
+              _pc(cf["mean_class"], d_op), "chosen on one half, reported on the other"),
              ("optimism of choosing on test (points)",
-              f"{_pc(op['mean_class'], 2, True)} [{_pc(op['ci_low'], 2, True)}, {_pc(op['ci_high'], 2, True)}]",
+              _pci(op["mean_class"], op["ci_low"], op["ci_high"], effect=True),
               "test-chosen minus cross-fitted, paired 95% CI")]
     body = "".join(f"<tr><td>{a}</td><td class=n style='white-space:nowrap'>{b}</td><td>{c}</td></tr>"
                    for a, b, c in rows)
     files = "".join(f"<tr><td>{html.escape(f['file'])}</td><td>{html.escape(str(f.get('input') or '?'))}</td>"
                     f"<td>{html.escape(str(f.get('view') or '?'))}</td><td class=n>{f.get('interval') or '?'}</td>"
-                    f"<td class=n style='white-space:nowrap'>{_pc(f['top1'])} [{_pc(f['top1_ci_low'])}, "
-                    f"{_pc(f['top1_ci_high'])}]</td><td class=n style='white-space:nowrap'>{_pc(f['mean_class'])} "
-                    f"[{_pc(f['ci_low'])}, {_pc(f['ci_high'])}]</td></tr>"
+                    f"<td class=n style='white-space:nowrap'>{_pci(f['top1'], f['top1_ci_low'], f['top1_ci_high'])}"
+                    f"</td><td class=n style='white-space:nowrap'>{_pci(f['mean_class'], f['ci_low'], f['ci_high'])}"
+                    "</td></tr>"
                     for f in j["files"])
     left = f" {len(j['problems'])} file(s) could not be read and were left out." if j.get("problems") else ""
     return (f"<div class='real'>{title}<p>These rows are <b>not synthetic</b>: they re-score the pre-softmax test "

@@ -19,7 +19,7 @@ How the paper is compared depends on the data (:func:`style_table`):
   one, so ``run − paper`` is not shown; the paper's absolute number stays as a reference column;
 * real-data profiles — ``run − paper`` is shown too.
 
-Numbers are rounded to what their intervals justify (:func:`decimals`).
+Numbers are rounded to what their intervals justify (:mod:`vipar_lib.report.fmt`, :func:`decimals`).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from ..logits import LogitsFile, align
 from ..metrics import Interval, decimals, mean_class_accuracy, predictions, seed_video_interval
 from ..paper import table_meta
 from ..study.plan import Plan
+from . import fmt
 from .results import row_cost, row_seed_logits
 
 __all__ = ["result_row", "seed_interval", "compare_table", "build_table", "style_table", "save_csv", "decimals",
@@ -158,24 +159,12 @@ def build_table(plan: Plan, table: str) -> pd.DataFrame:
     return compare_table(rows, logits, reference_of(table), n_boot)
 
 
-def _fmt(x, d: int, sign: bool = False) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "–"
-    return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
+_fmt = fmt.num
 
 
 def fmt_ci(lo, hi, d: int, sign: bool = False) -> str:
-    """``[lo, hi]`` at ``d`` decimals; a non-zero bound that would print as 0 gets the decimals it needs
-    (so an interval that excludes 0 never reads ``[-1.1, -0.0]``)."""
-    if lo is None or not np.isfinite(lo):
-        return ""
-
-    def one(x):
-        k = d
-        while x != 0 and round(x, k) == 0 and k < 4:
-            k += 1
-        return _fmt(x, k, sign)
-    return f"[{one(lo)}, {one(hi)}]"
+    """``[lo, hi]`` at ``d`` decimals (:func:`vipar_lib.report.fmt.interval`)."""
+    return fmt.interval(lo, hi, d, sign)
 
 
 def _per_seed(values, d: int, sign: bool = False) -> str:
@@ -197,44 +186,52 @@ def _seed_label(df: pd.DataFrame) -> tuple[int, str]:
 
 
 def _effect_columns(df: pd.DataFrame, n: int, where: str) -> dict:
-    d = decimals(float(np.nanmedian(df["effect_high"] - df["effect_low"])))
+    d = [fmt.places(lo, hi, effect=True, resolved=str(res).startswith("yes"))
+         for lo, hi, res in zip(df["effect_low"], df["effect_high"], df["resolved"])]
     cols = {"vs": [str(x) if x is not None else "" for x in df["reference"]],
-            "this run: Δ top-1" + (f" (mean of {n} seeds)" if n > 1 else ""): [_fmt(e, d, True) for e in df["effect"]]}
+            "this run: Δ top-1" + (f" (mean of {n} seeds)" if n > 1 else ""):
+                [_fmt(e, k, True) for e, k in zip(df["effect"], d)]}
     if n > 1:
-        cols["Δ per seed"] = [_per_seed(v, d, True) for v in df["effect_seeds"]]
-        cols["Δ seed SD"] = [_fmt(v, d) for v in df["effect_sd"]]
-    cols[f"Δ 95% CI ({where})"] = [fmt_ci(lo, hi, d, True) for lo, hi in zip(df["effect_low"], df["effect_high"])]
+        cols["Δ per seed"] = [_per_seed(v, k, True) for v, k in zip(df["effect_seeds"], d)]
+        cols["Δ seed SD"] = [_fmt(v, k) for v, k in zip(df["effect_sd"], d)]
+    cols[f"Δ 95% CI ({where})"] = [fmt.interval(lo, hi, k, True)
+                                   for lo, hi, k in zip(df["effect_low"], df["effect_high"], d)]
     cols["paper: Δ"] = [_fmt(e, 1, True) for e in df["paper_effect"]]
     cols["resolved?"] = [_resolved_text(r) for _, r in df.iterrows()]
     return cols
 
 
 def _accuracy_columns(df: pd.DataFrame, n: int, where: str, synthetic: bool) -> dict:
-    d = decimals(float(np.nanmedian(df["ci_high"] - df["ci_low"]))) if len(df) else 1
-    cols = {"this run: top-1 (%)" + (f" (mean of {n} seeds)" if n > 1 else ""): [_fmt(x, d) for x in df["run"]]}
+    d = [fmt.places(lo, hi) for lo, hi in zip(df["ci_low"], df["ci_high"])]
+    cols = {"this run: top-1 (%)" + (f" (mean of {n} seeds)" if n > 1 else ""):
+            [_fmt(x, k) for x, k in zip(df["run"], d)]}
     if n > 1:
-        cols["top-1 per seed"] = [_per_seed(v, d) for v in df["run_seeds"]]
-        cols["seed SD"] = [_fmt(v, d) for v in df["run_sd"]]
-    cols[f"95% CI ({where})"] = [fmt_ci(lo, hi, d) for lo, hi in zip(df["ci_low"], df["ci_high"])]
-    cols["mean per-class (%)"] = [_fmt(x, d) for x in df["mean_class"]]
+        cols["top-1 per seed"] = [_per_seed(v, k) for v, k in zip(df["run_seeds"], d)]
+        cols["seed SD"] = [_fmt(v, k) for v, k in zip(df["run_sd"], d)]
+    cols[f"95% CI ({where})"] = [fmt.interval(lo, hi, k) or "–" for lo, hi, k in zip(df["ci_low"], df["ci_high"], d)]
+    cols["mean per-class (%)"] = [_fmt(x, k) for x, k in zip(df["mean_class"], d)]
     cols["paper: top-1 (%)"] = [_fmt(x, 1) for x in df["paper"]]
     if not synthetic:
-        cols["run − paper"] = [_fmt(x, d, True) for x in df["run_minus_paper"]]
+        cols["run − paper"] = [_fmt(x, k, True) for x, k in zip(df["run_minus_paper"], d)]
     return cols
 
 
 def _cost_columns(df: pd.DataFrame) -> dict:
     cols = {}
     if df["params"].notna().any():
-        cols["params (M)"] = [f"{p / 1e6:.2f}" if p == p and p is not None else "–" for p in df["params"]]
+        cols["params (M)"] = [fmt.sig(None if p is None else p / 1e6) for p in df["params"]]
     if df["gflops"].notna().any():
-        cols["GFLOPs/clip"] = [f"{g:.3g}" if g == g and g is not None else "–" for g in df["gflops"]]
+        cols["GFLOPs/clip"] = [fmt.sig(g) for g in df["gflops"]]
     return cols
 
 
 def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, chance: float | None = None):
     """A readable Styler: effect first on synthetic data, intervals in one column, per-seed values beside the
-    mean when there are several seeds, no index, no empty columns."""
+    mean when there are several seeds, no index, no empty columns.
+
+    Every number follows :mod:`vipar_lib.report.fmt`: each row's accuracies by their own interval, each
+    effect by its own (a resolved one never shows an end of 0).
+    """
     n, where = _seed_label(df)
     has_effect = "effect" in df and np.isfinite(df["effect"].astype(float)).any()
     out = pd.DataFrame({"id": df["id"].astype(str)})
@@ -251,9 +248,10 @@ def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, cha
     out = out.loc[:, [c for c in out.columns if not (out[c].isin(["", "–"]).all())]]
     cap = caption + (f" · {n} seeds per row" if n > 1 else " · one seed per row (single run)")
     if chance is not None:
-        cap += f" · chance = {chance:.1f}% top-1"
+        cap += f" · chance = {fmt.num(chance, 1)}% top-1"
     text = [c for c in ("id", "method", "network", "input", "view", "members", "vs", "resolved?") if c in out]
     sty = out.style.hide(axis="index").set_properties(subset=text, **{"text-align": "left"})
+    sty = sty.set_properties(subset=[c for c in out if "CI" in c], **{"white-space": "nowrap"})
     sty = sty.set_caption(cap)
     return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; "
                                                                   "text-align: left; font-size: 1.05em"}])
