@@ -19,7 +19,8 @@ import nbformat
 import pytest
 
 from vipar_lib import REPO_DIR
-from vipar_lib.study import execute, load_study, plan_study
+from vipar_lib.study import load_study, plan_study
+from vipar_lib.study.execute import execute
 
 NOTEBOOK = "01_module_ablations"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

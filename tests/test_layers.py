@@ -71,7 +71,7 @@ def test_the_executor_is_one_import_away():
 
     code = ("import sys\n"
             "from vipar_lib.study import prepare_data\n"
-            "assert 'vipar_lib.engine.train' in sys.modules and callable(prepare_data)\n"
+            "assert callable(prepare_data)\n"
             "from vipar_lib.study.execute import execute\n"
             "import vipar_lib.study as s\n"
             "assert callable(execute) and s.execute.__name__ == 'vipar_lib.study.execute'\n")

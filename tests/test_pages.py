@@ -61,9 +61,10 @@ def _tables_with(page: _Page, *headers) -> list[list[dict]]:
     """Tables whose header row has all of ``headers``, as lists of {header: cell} dicts."""
     out = []
     for t in page.tables:
-        if not t or not all(h in t[0] for h in headers):
+        head = [re.sub(r" \((mean of \d+ seeds|seeds × videos.*|test videos.*)\)$", "", h) for h in t[0]] if t else []
+        if not t or not all(h in head for h in headers):
             continue
-        out.append([dict(zip(t[0], r)) for r in t[1:] if len(r) == len(t[0])])
+        out.append([dict(zip(head, r)) for r in t[1:] if len(r) == len(head)])
     return out
 
 

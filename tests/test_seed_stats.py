@@ -153,11 +153,11 @@ def test_vipar_power_answers_offline_for_every_finding(profile, tmp_path, releas
     r = json.loads(out.stdout)
     assert [f["id"] for f in r["findings"]] == [f"F{i}" for i in range(1, 18)]
     for f in r["findings"]:
-        assert {"id", "paper_delta", "test_halfwidth", "test_pairs", "seed_sd", "seed_sd_source", "M.seeds_needed",
+        assert {"id", "paper_delta", "test_halfwidth", "test_pairs", "seed_sd", "seed_sd_source", "seeds_needed",
                 "gpu_hours", "mde"} <= set(f)
         assert 0.3 < f["test_halfwidth"] < 2.0 and f["test_pairs"]              # UCF101's 3,783 videos
         assert f["seed_sd_source"].startswith("assumed")                      # an empty run store: nothing measured
-        assert f["M.seeds_needed"] is None or (f["M.seeds_needed"] >= 2 and f["gpu_hours"] > 0)
+        assert f["seeds_needed"] is None or (f["seeds_needed"] >= 2 and f["gpu_hours"] > 0)
     kinds = {f["id"]: f["kind"] for f in r["findings"]}
     assert kinds["F1"] == "models" and kinds["F13"] == "views" and kinds["F17"] == "ensembles"
     # the views of one model disagree less than two models: a narrower interval

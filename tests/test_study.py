@@ -46,7 +46,8 @@ def test_every_profile_loads_and_plans_every_table(profile, tmp_path):
     # Table 4 reads Table 3 on test and validation
     reqs = plan.requests(["table4"])
     splits = {"test", "validation"} if plan.has_validation else {"test"}      # nothing is chosen without validation
-    assert len(reqs) == len(splits) * 22 and {q.split for q in reqs} == splits
+    seeds = study.seed_count("table3")                                    # one logits file per row and seed
+    assert len(reqs) == len(splits) * 22 * seeds and {q.split for q in reqs} == splits
     assert plan.runs_for(["table1"])[0].name == f"base_{r50}_rgb"
     assert all(run.dir == run_dir(run.config) or run.dir.is_absolute() for run in plan.runs.values())
 

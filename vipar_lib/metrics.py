@@ -33,6 +33,7 @@ Every interval says what it resamples:
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -41,7 +42,8 @@ import numpy as np
 __all__ = ["Interval", "seed_video_interval", "t_quantile", "discordance_halfwidth", "SEEDS_AND_VIDEOS",
            "VIDEOS_ONLY", "power_of", "min_detectable_effect", "seeds_needed", "decimals", "predictions", "top1",
            "topk_accuracy", "per_class_accuracy", "mean_class_accuracy", "topk_mean_class_accuracy",
-           "confusion_matrix", "bootstrap_ci", "bootstrap_mean", "paired_difference"]
+           "confusion_matrix", "VideoBootstrap", "correct", "class_mean", "bootstrap_ci", "bootstrap_mean",
+           "paired_difference"]
 
 
 def predictions(logits: np.ndarray) -> np.ndarray:
@@ -111,15 +113,87 @@ def confusion_matrix(logits, labels, num_classes: int) -> np.ndarray:
                        ).reshape(num_classes, num_classes)
 
 
+class VideoBootstrap:
+    """The percentile bootstrap over videos: one set of ``n`` resamples of ``N`` videos, shared by every metric.
+
+    The project's one bootstrap: :func:`bootstrap_mean`, :func:`bootstrap_ci`, :func:`paired_difference`
+    and the released-logits analyses all draw from it. ``idx`` (``n x N``) holds the resampled video
+    indices; ``W`` how often each video is drawn in each resample (built when first needed), so a mean
+    of per-video values is ``W @ v / N`` and every file is scored on the very same resamples (paired by
+    construction). With ``labels``, :meth:`mean_class` gives each resample's mean per-class accuracy
+    (a class absent from a resample is skipped). Resamples: test videos only.
+    """
+
+    def __init__(self, n_videos: int, n: int = 1000, seed: int = 0, alpha: float = 0.05, labels=None):
+        if int(n) < 1:
+            raise ValueError(f"bootstrap resamples must be >= 1, got {n}")
+        self.n, self.N, self.alpha = int(n), int(n_videos), alpha
+        self.idx = np.random.default_rng(seed).integers(0, self.N, (self.n, self.N))
+        self._W = None
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None:
+            if (self.labels < 0).any():
+                raise ValueError("a per-class bootstrap needs every video labelled")
+            self.order = np.argsort(self.labels, kind="stable")           # videos grouped by class
+            srt = self.labels[self.order]
+            self.starts = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])
+            self.totals = np.add.reduceat(self.W[:, self.order], self.starts, axis=1)
+            self.totals[self.totals == 0] = np.nan
+        self._memo: dict = {}
+
+    @property
+    def W(self) -> np.ndarray:
+        if self._W is None:
+            flat = (self.idx + self.N * np.arange(self.n)[:, None]).ravel()
+            self._W = np.bincount(flat, minlength=self.n * self.N).reshape(self.n, self.N).astype(np.float64)
+        return self._W
+
+    def mean(self, values) -> np.ndarray:
+        """Each resample's mean of per-video ``values``."""
+        return self.W @ np.asarray(values, dtype=np.float64) / self.N
+
+    top1 = mean                                            # of per-video correctness
+
+    def mean_class(self, correct) -> np.ndarray:
+        """Each resample's mean over classes of per-class accuracy (per-video 0/1 ``correct``)."""
+        c = np.asarray(correct, np.float64)[self.order]
+        key = hashlib.sha1(c.tobytes()).digest()          # the same correctness vector is scored once
+        if key not in self._memo:
+            hits = np.add.reduceat(self.W[:, self.order] * c, self.starts, axis=1)
+            self._memo[key] = np.nanmean(hits / self.totals, axis=1)
+        return self._memo[key]
+
+    def metric(self, fn, logits, labels) -> np.ndarray:
+        """Each resample's ``fn(logits, labels)`` on the resampled rows (any metric; slower)."""
+        logits, labels = np.asarray(logits), np.asarray(labels)
+        return np.array([fn(logits[i], labels[i]) for i in self.idx])
+
+    def interval(self, values) -> tuple[float, float]:
+        """The percentile interval of per-resample ``values`` at 1 - alpha."""
+        lo, hi = np.nanpercentile(values, [100 * self.alpha / 2, 100 * (1 - self.alpha / 2)])
+        return float(lo), float(hi)
+
+
+def correct(logits, labels) -> np.ndarray:
+    """Per video, 1.0 when the prediction (:func:`predictions`: ties and NaN rows never right) is the label."""
+    return (predictions(logits) == np.asarray(labels)).astype(np.float64)
+
+
+def class_mean(values, labels, num_classes: int | None = None) -> float:
+    """The mean over the classes present in ``labels`` of the per-class mean of per-video ``values``."""
+    labels = np.asarray(labels)
+    valid = labels >= 0
+    c = num_classes or (int(labels.max()) + 1 if valid.any() else 0)
+    hits = np.bincount(labels[valid], weights=np.asarray(values, np.float64)[valid], minlength=c)
+    cnt = np.bincount(labels[valid], minlength=c)
+    has = cnt > 0
+    return float(np.mean(hits[has] / cnt[has])) if has.any() else float("nan")
+
+
 def bootstrap_ci(logits, labels, metric=top1, n: int = 1000, seed: int = 0, alpha: float = 0.05):
     """Percentile bootstrap over videos of any ``metric(logits, labels)``: (low, high) at 1-alpha."""
-    logits, labels = np.asarray(logits), np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n):
-        i = rng.integers(0, len(labels), len(labels))
-        vals.append(metric(logits[i], labels[i]))
-    return float(np.nanpercentile(vals, 100 * alpha / 2)), float(np.nanpercentile(vals, 100 * (1 - alpha / 2)))
+    b = VideoBootstrap(len(labels), n, seed, alpha)
+    return b.interval(b.metric(metric, logits, labels))
 
 
 def bootstrap_mean(values, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
@@ -127,9 +201,8 @@ def bootstrap_mean(values, n: int = 1000, seed: int = 0, alpha: float = 0.05) ->
     v = np.asarray(values, dtype=np.float64)
     if not len(v):
         return float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, len(v), (n, len(v)))
-    means = v[idx].mean(1)
-    return float(np.percentile(means, 100 * alpha / 2)), float(np.percentile(means, 100 * (1 - alpha / 2)))
+    b = VideoBootstrap(len(v), n, seed, alpha)
+    return b.interval(b.mean(v))
 
 
 def paired_difference(logits_a, logits_b, labels, n: int = 1000, seed: int = 0,

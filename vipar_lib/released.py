@@ -43,7 +43,16 @@ import numpy as np
 import yaml
 
 from .logits import LogitsFile
-from .metrics import discordance_halfwidth, paired_difference, predictions, top1
+from .metrics import (
+    VideoBootstrap,
+    class_mean,
+    correct,
+    discordance_halfwidth,
+    paired_difference,
+    predictions,
+    top1,
+    topk_accuracy,
+)
 
 __all__ = ["ReleasedError", "Release", "catalogue", "find_logits_files", "parse_logits", "test_labels",
            "load_release", "Bootstrap", "score_files", "table3_real", "rgb_vs_diff", "table4_real",
@@ -404,14 +413,11 @@ def load_release(release_dir, lists_dir, cache_dir=None) -> Release:
 
 
 # ---------------------------------------------------------------------------------------------- bootstrap
-class Bootstrap:
-    """The same percentile-bootstrap resamples of ``N`` videos for every metric and file.
+class Bootstrap(VideoBootstrap):
+    """:class:`vipar_lib.metrics.VideoBootstrap` over the released test videos, grouped by their labels.
 
-    ``W`` holds how often each video is drawn in each of ``n`` resamples (``n x N``); a metric of
-    per-video correctness ``c`` (0/1, or fractions) is then a weighted sum per class, so every file
-    is scored on the very same resamples (paired by construction) without re-indexing.
-    ``mean_class(c)`` gives the per-resample mean per-class accuracy (a class absent from a resample
-    is skipped), ``top1(c)`` the per-resample accuracy.
+    The project's one bootstrap (same resamples for every metric and file, so differences are paired by
+    construction); this subclass only turns bad arguments into :class:`ReleasedError`.
     """
 
     def __init__(self, labels, num_classes: int, n: int = 1000, seed: int = 0, alpha: float = 0.05):
@@ -420,58 +426,23 @@ class Bootstrap:
             raise ReleasedError("bootstrap needs every video labelled")
         if int(n) < 1:
             raise ReleasedError(f"bootstrap resamples must be >= 1, got {n}")
-        self.n, self.alpha, self.N = int(n), alpha, len(labels)
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, self.N, (self.n, self.N), dtype=np.int64)
-        idx += self.N * np.arange(self.n)[:, None]
-        self.order = np.argsort(labels, kind="stable")             # videos grouped by class
-        counts = np.bincount(idx.ravel(), minlength=self.n * self.N).reshape(self.n, self.N)
-        self.W = counts[:, self.order].astype(np.float32)
-        srt = labels[self.order]
-        self.starts = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])
-        self.totals = np.add.reduceat(self.W, self.starts, axis=1)
-        self.totals[self.totals == 0] = np.nan
-        self.memo: dict = {}
-
-    def mean_class(self, correct) -> np.ndarray:
-        c = np.asarray(correct, np.float32)[self.order]
-        key = hashlib.sha1(c.tobytes()).digest()              # the same correctness vector is scored once
-        if key not in self.memo:
-            hits = np.add.reduceat(self.W * c, self.starts, axis=1)
-            self.memo[key] = np.nanmean(hits / self.totals, axis=1)
-        return self.memo[key]
-
-    def top1(self, correct) -> np.ndarray:
-        return (self.W @ np.asarray(correct, np.float32)[self.order]) / self.N
-
-    def interval(self, values) -> tuple[float, float]:
-        lo, hi = np.nanpercentile(values, [100 * self.alpha / 2, 100 * (1 - self.alpha / 2)])
-        return float(lo), float(hi)
-
-
-def _rivals(logits, labels) -> np.ndarray:
-    """Per video, how many other classes score at least as high as the label (ties count against it)."""
-    x = np.asarray(logits)
-    s = x[np.arange(len(labels)), labels]
-    return (x >= s[:, None]).sum(axis=1) - 1
+        super().__init__(len(labels), n, seed, alpha, labels)
+        self.num_classes = num_classes
 
 
 def _correct(logits, labels) -> np.ndarray:
-    """1 where the label's score beats every other class's; a tie with it is not a hit (constant rows: 0)."""
-    return (_rivals(logits, labels) == 0).astype(np.float64)
+    """1 where the label's score beats every other class's (:func:`vipar_lib.metrics.correct`: ties never hit)."""
+    return correct(logits, labels)
 
 
 def _top5(logits, labels) -> float:
-    """Top-5 accuracy: fewer than 5 other classes score at least as high as the label (finite logits; ties count
-    wrong, so a constant row is never a hit)."""
-    return float(np.mean(_rivals(logits, labels) < 5))
+    """Top-5 accuracy (:func:`vipar_lib.metrics.topk_accuracy`: ties count wrong)."""
+    return topk_accuracy(logits, labels, 5)
 
 
-def _mean_class(correct, labels, num_classes) -> float:
-    hits = np.bincount(labels, weights=correct, minlength=num_classes)
-    cnt = np.bincount(labels, minlength=num_classes)
-    has = cnt > 0
-    return float(np.mean(hits[has] / cnt[has]))
+def _mean_class(hits, labels, num_classes) -> float:
+    """Mean per-class accuracy of per-video 0/1 ``hits`` (:func:`vipar_lib.metrics.class_mean`)."""
+    return class_mean(hits, labels, num_classes)
 
 
 def _score(logits, labels, boot: Bootstrap | None, num_classes: int) -> dict:

@@ -54,6 +54,8 @@ def tally(df: pd.DataFrame) -> dict:
 def style_findings(df: pd.DataFrame, caption: str = ""):
     if df.empty:
         return df.style.hide(axis="index")
+    if "seeds" not in df:
+        df = df.assign(seeds=1, **{"per seed": [[]] * len(df), "seed SD": np.nan})
     d = [fmt.places(lo, hi, effect=True, resolved=r == "yes")
          for lo, hi, r in zip(df["low"], df["high"], df["resolved"])]
     n = int(df["seeds"].max())

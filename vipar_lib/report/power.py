@@ -265,8 +265,9 @@ def power_table(r: dict):
              f"MDE at {f['seeds_configured']} seed(s)": f"{f['mde']:.1f}"} for f in r["findings"]]
     df = pd.DataFrame(rows)
     return df.style.hide(axis="index").set_caption(
-        f"Power of the paper's findings on UCF101's test set ({r['release']['videos']} videos), "
-        f"{r['assumptions']['power']:.0%} power, {1 - r['assumptions']['alpha']:.0%} intervals")
+        f"Power of the paper's findings on UCF101's test set ({r['release']['videos']} videos; half-widths from the "
+        f"authors' released logits, real UCF101 test set), {r['assumptions']['power']:.0%} power, "
+        f"{1 - r['assumptions']['alpha']:.0%} intervals")
 
 
 def power_figure(r: dict):
@@ -320,7 +321,8 @@ def show_power(plan: Plan, seed_sd: dict | None = None) -> dict | None:
        f"({r['assumptions']['gpu_hours_source']}); within {r['assumptions']['budget_gpu_hours']:.0f} GPU-hours the "
        + (f"recommendation is **{rec['seeds']} seeds**: {rec['why']}." if rec["seeds"] else f"{rec['why']}."))
     show_figure(power_figure(r), "Smallest effect resolved with 80% power against seeds per row, per kind of "
-                "comparison (dotted: the test set's floor with infinitely many seeds); diamonds: each finding's "
+                "comparison, from the authors' released logits, real UCF101 test set (test-set half-widths) "
+                "(dotted: the test set's floor with infinitely many seeds); diamonds: each finding's "
                 "|paper Δ|. A finding whose diamond lies below its line cannot be resolved at that many seeds.",
                 "power.png", plan)
     return r

@@ -435,52 +435,83 @@ Paper numbers are the paper's (UCF101); every other number was computed by the r
     return p
 
 
+def _per_seed(values, d: int, sign: bool = False) -> str:
+    return " · ".join(_f(v, d, sign) for v in values) if values and len(values) > 1 else ""
+
+
+def _claim_html(cc: dict) -> str:
+    a, g = cc["accuracy"], cc["gains"]
+    n = len(cc.get("seeds", [])) or 1
+    gain = lambda x: fmt.with_ci(x["gain"], x["low"], x["high"], effect=True, resolved=x["resolved"])  # noqa: E731
+    acc = lambda k: fmt.with_ci(a[k], *cc.get("accuracy_ci", {}).get(k, (None, None)), unit="%")  # noqa: E731
+    verdict = ("the sum beats both (resolved)" if cc["sum_beats_both"]
+               else "the sum does not beat both with a resolved margin")
+    where = f"means of {n} seeds, intervals over seeds and test videos" if n > 1 else \
+        "a single run, intervals over test videos only"
+    return (f"<p><b>The paper's central claim</b> ({html.escape(cc['claim'])}; {where}): RGB {acc('rgb')}, "
+            f"residual frames {acc('diff')}, their sum {acc('sum')} — gain over RGB {gain(g['rgb'])}, "
+            f"over Diff {gain(g['diff'])}: {verdict}; {_f(cc['cells']['only RGB right'], 0)} test videos are right "
+            f"only with RGB, {_f(cc['cells']['only Diff right'], 0)} only with Diff.</p>")
+
+
+def _findings_html(findings: list[dict], n: int) -> str:
+    d = lambda f: fmt.places(f["low"], f["high"], effect=True, resolved=f["resolved"] == "yes")  # noqa: E731
+    rows = "".join(f"<tr><td>{html.escape(f['finding (paper)'])}</td><td>{html.escape(f['rows'])}</td>"
+                   f"<td class=n>{_f(f['paper Δ'], 1, True)}</td>"
+                   f"<td class=n>{_f(f['this run Δ'], d(f), True)}</td>"
+                   + (f"<td class=n>{_per_seed(f.get('per seed'), d(f), True)}</td>" if n > 1 else "")
+                   + f"<td class=n>{fmt.interval(f['low'], f['high'], d(f), True)}</td>"
+                   f"<td>{f['resolved']}{'' if f.get('seeds', 1) > 1 else ' (single run)'}</td><td>{f['agrees']}</td>"
+                   "</tr>" for f in findings)
+    ci = "95% CI (seeds × videos)" if n > 1 else "95% CI (test videos only)"
+    return ("<table><tr><th>finding (paper)</th><th>rows</th><th>paper Δ</th><th>this run Δ</th>"
+            + ("<th>Δ per seed</th>" if n > 1 else "") + f"<th>{ci}</th><th>resolved?</th><th>agrees?</th></tr>"
+            f"{rows}</table>")
+
+
+def _rows_html(rows: list[dict], synthetic: bool, chance, n: int) -> str:
+    body = []
+    for r in rows:
+        res = str(r.get("resolved", ""))
+        eff = (fmt.with_ci(r["effect"], r["effect_low"], r["effect_high"], effect=True, resolved=res.startswith("yes"))
+               if r.get("effect") is not None else ("reference" if res == "reference" else "–"))
+        d = fmt.places(r["ci_low"], r["ci_high"])
+        cells = [html.escape(r["table"]), html.escape(r["id"]), html.escape(r["method"]), eff,
+                 _f(r.get("paper_effect"), 1, True), fmt.with_ci(r["run"], r["ci_low"], r["ci_high"])]
+        if n > 1:
+            cells.append(_per_seed(r.get("run_seeds"), d))
+        cells += [_f(r["mean_class"], d), _f(r["paper"])]
+        if not synthetic:
+            cells.append(_f(r["run"] - r["paper"], d, True) if r.get("paper") is not None else "–")
+        body.append("<tr>" + "".join(f"<td{' class=n' if i >= 3 else ''}>{c}</td>" for i, c in enumerate(cells))
+                    + "</tr>")
+    head = (["table", "row", "method", "this run: Δ vs reference [95% CI]", "paper: Δ", "this run: top-1 [95% CI]"]
+            + (["top-1 per seed"] if n > 1 else []) + ["mean per-class", "paper: top-1"]
+            + ([] if synthetic else ["run − paper"]))
+    where = (f"each row's mean over {n} seeds, intervals over seeds and test videos" if n > 1 else
+             "one seed per row (single runs), intervals over test videos only")
+    return (f"<h2>All rows (Tables 1–4)</h2><table><caption>Accuracies in % (chance {_f(chance)}%); effects in "
+            f"points against each table's reference row, on the same test videos; {where}.</caption><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
+
+
 def _headline(summary: dict) -> str:
     synthetic = summary.get("synthetic", True)
     chance = summary.get("chance")
     reading = summary.get("reading", "text")
     t = summary.get("tally", {})
+    n = int(t.get("seeds", 1) or 1)
+    basis = (f"by this run's {n} seeds (the 95% interval over seeds and test videos excludes 0)" if n > 1 else
+             "by a single run (the paired 95% interval over test videos only excludes 0; a rerun with another seed "
+             "may not agree)")
     parts = [f"<h2>Headline: the paper's findings, checked ({html.escape(reading)} reading)</h2>"
-             f"<p>{t.get('resolved', 0)} of {t.get('findings', 0)} "
-             f"findings are resolved by this run (paired 95% interval excludes 0); {t.get('agree', 0)} go the paper's "
-             f"way, {t.get('against', 0)} against it. Chance is {_f(chance)}% top-1.</p>"]
-    cc = summary.get("central_claim")
-    if cc:
-        a, g = cc["accuracy"], cc["gains"]
-        gain = lambda x: fmt.with_ci(x["gain"], x["low"], x["high"], effect=True, resolved=x["resolved"])  # noqa: E731
-        acc = lambda k: fmt.with_ci(a[k], *cc.get("accuracy_ci", {}).get(k, (None, None)), unit="%")  # noqa: E731
-        verdict = ("the sum beats both (resolved)" if cc["sum_beats_both"]
-                   else "the sum does not beat both with a resolved margin")
-        parts.append(f"<p><b>The paper's central claim</b> ({html.escape(cc['claim'])}): RGB {acc('rgb')}, "
-                     f"residual frames {acc('diff')}, their sum {acc('sum')} — gain over RGB {gain(g['rgb'])}, "
-                     f"over Diff {gain(g['diff'])}: {verdict}; {cc['cells']['only RGB right']} test videos are right "
-                     f"only with RGB, {cc['cells']['only Diff right']} only with Diff.</p>")
-    d = lambda lo, hi, res: fmt.places(lo, hi, effect=True, resolved=res == "yes")  # noqa: E731
-    rows = "".join(f"<tr><td>{html.escape(f['finding (paper)'])}</td><td>{html.escape(f['rows'])}</td>"
-                   f"<td class=n>{_f(f['paper Δ'], 1, True)}</td>"
-                   f"<td class=n>{_f(f['this run Δ'], d(f['low'], f['high'], f['resolved']), True)}</td>"
-                   f"<td class=n>{fmt.interval(f['low'], f['high'], d(f['low'], f['high'], f['resolved']), True)}</td>"
-                   f"<td>{f['resolved']}</td><td>{f['agrees']}</td></tr>" for f in summary.get("findings", []))
-    parts.append("<table><tr><th>finding (paper)</th><th>rows</th><th>paper Δ</th><th>this run Δ</th><th>95% CI</th>"
-                 f"<th>resolved?</th><th>agrees?</th></tr>{rows}</table>")
-    body = []
-    for r in summary.get("rows", []):
-        eff = (fmt.with_ci(r["effect"], r["effect_low"], r["effect_high"], effect=True,
-                           resolved=r.get("resolved") == "yes")
-               if r.get("effect") is not None else ("reference" if r.get("resolved") == "reference" else "–"))
-        cells = [html.escape(r["table"]), html.escape(r["id"]), html.escape(r["method"]), eff,
-                 _f(r.get("paper_effect"), 1, True), fmt.with_ci(r["run"], r["ci_low"], r["ci_high"]),
-                 _f(r["mean_class"], fmt.places(r["ci_low"], r["ci_high"])), _f(r["paper"])]
-        if not synthetic:
-            cells.append(_f(r["run"] - r["paper"], fmt.places(r["ci_low"], r["ci_high"]), True)
-                         if r.get("paper") is not None else "–")
-        body.append("<tr>" + "".join(f"<td{' class=n' if i >= 3 else ''}>{c}</td>" for i, c in enumerate(cells))
-                    + "</tr>")
-    head = ["table", "row", "method", "this run: Δ vs reference [95% CI]", "paper: Δ", "this run: top-1 [95% CI]",
-            "mean per-class", "paper: top-1"] + ([] if synthetic else ["run − paper"])
-    parts.append(f"<h2>All rows (Tables 1–4)</h2><table><caption>Accuracies in % (chance {_f(chance)}%); effects in "
-                 "points against each table's reference row, on the same test videos.</caption><tr>"
-                 + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
+             f"<p>{t.get('resolved', 0)} of {t.get('findings', 0)} findings are resolved {basis}; "
+             f"{t.get('agree', 0)} go the paper's way, {t.get('against', 0)} against it. "
+             f"Chance is {_f(chance)}% top-1.</p>"]
+    if summary.get("central_claim"):
+        parts.append(_claim_html(summary["central_claim"]))
+    parts.append(_findings_html(summary.get("findings", []), n))
+    parts.append(_rows_html(summary.get("rows", []), synthetic, chance, n))
     return "\n".join(parts)
 
 
