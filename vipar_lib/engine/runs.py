@@ -108,19 +108,37 @@ def read_final(run) -> dict:
     return d if isinstance(d, dict) else {}
 
 
+def _signature(path: Path):
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+_FINISHED: dict[str, tuple] = {}       # run dir -> (final.json and last.pt signatures, answer)
+
+
 def is_finished(run) -> bool:
     """True when ``final.json`` parses and its ``epochs`` is the epoch ``last.pt`` records.
 
     Existence alone is not enough (issue #13, item 2): a garbled or stale ``final.json`` beside
     a half-trained ``last.pt`` would otherwise make a half-trained run "finished". ``last.pt``
-    is read with ``mmap`` (its tensors are not loaded).
+    is read with ``mmap`` (its tensors are not loaded). The answer is kept per run while neither
+    file changes (inode, size and modification time in ns), so the executor's workers, which ask
+    about every run of a study after each item, read a checkpoint only when it was rewritten.
     """
     run = Path(run)
+    sig = (_signature(run / "final.json"), _signature(run / "last.pt"))
+    memo = _FINISHED.get(str(run))
+    if memo is not None and memo[0] == sig:
+        return memo[1]
     final = read_final(run)
     epochs = final.get("epochs")
-    if not isinstance(epochs, int) or isinstance(epochs, bool):
-        return False
-    return checkpoint_epoch(run / "last.pt") == epochs
+    ok = isinstance(epochs, int) and not isinstance(epochs, bool) and checkpoint_epoch(run / "last.pt") == epochs
+    if sig[0] is not None and sig[1] is not None:
+        _FINISHED[str(run)] = (sig, ok)
+    return ok
 
 
 def list_runs(runs_dir) -> list[Path]:

@@ -36,7 +36,7 @@ def num(x, d: int = 1, sign: bool = False) -> str:
     """``x`` with ``d`` decimals (a leading sign when ``sign``); ``–`` when missing."""
     if _missing(x):
         return MISSING
-    x = float(x) + 0.0                  # -0.0 -> 0.0
+    x = round(float(x), d) + 0.0        # -0.0 -> 0.0, and -0.2 at 0 decimals reads 0, not -0
     return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
 
 

@@ -251,7 +251,7 @@ def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, cha
         cap += f" · chance = {fmt.num(chance, 1)}% top-1"
     text = [c for c in ("id", "method", "network", "input", "view", "members", "vs", "resolved?") if c in out]
     sty = out.style.hide(axis="index").set_properties(subset=text, **{"text-align": "left"})
-    sty = sty.set_properties(subset=[c for c in out if "CI" in c], **{"white-space": "nowrap"})
+    sty = sty.set_properties(subset=[c for c in out if "CI" in c or "per seed" in c], **{"white-space": "nowrap"})
     sty = sty.set_caption(cap)
     return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; "
                                                                   "text-align: left; font-size: 1.05em"}])
