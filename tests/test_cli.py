@@ -50,5 +50,8 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 def test_plan_prints_the_cost_plan(capsys):
     assert main(["plan", "--profile", "ucf101", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["profile"] == "ucf101" and len(out["runs"]) == 21 and out["evaluations"] == 56
+    seeds = sorted({r["seed"] for r in out["runs"]})
+    assert out["profile"] == "ucf101" and seeds == list(range(8))          # params/ucf101.yaml: seeds: 8
+    assert len(out["runs"]) == 21 * 8 and out["evaluations"] == 56 * 8      # 21 trained rows, 56 logits files a seed
+    assert sum(r["seed"] == 0 for r in out["runs"]) == 21
     assert out["gpu_hours"]["all"] > 0 and "assumed" in out["throughput_source"]

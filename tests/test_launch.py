@@ -85,3 +85,20 @@ def test_local_jobs_run_the_study_and_a_preempted_job_is_resubmitted_and_resumes
     assert all(e["worker"].startswith("job ") for e in events), {e["worker"] for e in events}
     # no run lease is left behind (the split folder's flock file stays: it is a lock file, not a lease)
     assert not [p for p in store.rglob("*.lock") if p.parent.name != "split"]
+
+
+def test_an_in_process_worker_leaves_the_worker_name_as_it_found_it(monkeypatch):
+    """A nameless in-process worker (the browser test's ``execute``) once left ``VIPAR_WORKER=""`` behind,
+    and every submitit job started later from that process journalled a blank worker name."""
+    from vipar_lib.study.workers import _worker_name
+    monkeypatch.delenv("VIPAR_WORKER", raising=False)
+    with _worker_name(""):
+        assert "VIPAR_WORKER" not in os.environ
+    assert "VIPAR_WORKER" not in os.environ
+    with _worker_name("w1/2"):
+        assert os.environ["VIPAR_WORKER"] == "w1/2"
+    assert "VIPAR_WORKER" not in os.environ
+    monkeypatch.setenv("VIPAR_WORKER", "job 7")
+    with _worker_name("w2/2"):
+        assert os.environ["VIPAR_WORKER"] == "w2/2"
+    assert os.environ["VIPAR_WORKER"] == "job 7"

@@ -68,7 +68,8 @@ class StudyJob(submitit.helpers.Checkpointable):
         from .execute import execute
         from .plan import plan_study
         env = submitit.JobEnvironment()
-        os.environ.setdefault("VIPAR_WORKER", f"job {env.job_id}")
+        if not os.environ.get("VIPAR_WORKER"):             # unset, or blank from the caller's environment
+            os.environ["VIPAR_WORKER"] = f"job {env.job_id}"
         plan = plan_study(load_study(self.study_file))
         n = self.workers or "one per visible GPU (1 without)"
         print(f"job {env.job_id} on {env.hostname}: workers {n}, tables {' '.join(self.tables)}", flush=True)

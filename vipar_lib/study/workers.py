@@ -42,6 +42,7 @@ waits for, or a last long fine-tune — or when a run's batch does not fit one G
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -143,7 +144,31 @@ def work(plan: Plan, tables: Iterable[str] = TABLES, progress: bool = True, say:
     """
     say = say or log.info
     worker = os.environ.get("VIPAR_WORKER", "") if worker is None else worker
-    os.environ.setdefault("VIPAR_WORKER", worker)            # the leases name it
+    with _worker_name(worker):                                # the leases name it
+        return _work(plan, tables, progress, say, poll_s, worker, prepare, write_cost)
+
+
+@contextlib.contextmanager
+def _worker_name(worker: str):
+    """``VIPAR_WORKER`` set to ``worker`` while the loop runs, the caller's value restored after.
+
+    Never left behind as ``""``: an in-process call must not blank the name of a job started later
+    from the same process (a submitit job names itself only where ``VIPAR_WORKER`` is unset or empty).
+    """
+    before = os.environ.get("VIPAR_WORKER")
+    if worker:
+        os.environ["VIPAR_WORKER"] = worker
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("VIPAR_WORKER", None)
+        else:
+            os.environ["VIPAR_WORKER"] = before
+
+
+def _work(plan: Plan, tables, progress: bool, say, poll_s, worker: str, prepare: Callable,
+          write_cost: Callable) -> dict:
     poll_s = float(os.environ.get("VIPAR_POLL_S", POLL_S)) if poll_s is None else poll_s
     tables = list(tables)
     study = plan.study
