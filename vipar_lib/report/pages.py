@@ -166,12 +166,20 @@ def curves(plan: Plan, name: str):
         md("No training history in the run store for these runs.")
         return None
     title = f"{_title(name)}: training curves"
+    shown = [plan.runs[n] for n in h if n in plan.runs] + [plan.runs[r.run] for r in plan.rows[name]
+                                                          if r.run and str(r.id) in h]
+    every = sorted({run.config.train.val_every for run in shown})
+    val = "validation after every epoch" if every == [1] else \
+        f"validation every {' or '.join(map(str, every))} epochs and after the last"
+    seeds = plan.study.seed_count(name)
+    which = "one line per run of the first seed" if seeds > 1 else "one line per run"
     fig = show_figure(F.training_curves(h, title, chance(plan)),
-                      f"{title}: training loss and validation mean per-class accuracy per epoch, one line per run "
+                      f"{title}: training loss per epoch and validation mean per-class accuracy ({val}), {which} "
                       "(bases included).", f"{name}_curves.png", plan)
     warm = warm_starts(plan, name)
     if warm:
-        md("**Warm starts.** Each row fine-tunes the run named *base* (the paper's staged training, §III.B). "
+        md("**Warm starts.** Each row fine-tunes the run named *base* (the paper's staged training, §III.B)"
+           + (", the base of its own seed; the table shows the first seed" if seeds > 1 else "") + ". "
            "Weights are taken by name and shape; *fresh* tensors belong to modules the base lacks and start from "
            "their initialisation, so a row with many of them is closer to a short training from scratch.")
         _display(pd.DataFrame(warm).rename(columns={"fresh": "fresh (new modules)", "unused": "base tensors unused",
