@@ -171,3 +171,27 @@ def test_two_checkouts_share_a_run_store_and_two_run_study_processes_cooperate(t
     exits = {e["pid"]: e["status"] for e in events if e["event"] == "exit"}
     assert exits == {p.pid: "done" for p in procs}                          # both worked on the store to the end
     _same_results({n: plan.runs[n].dir for n in names}, reference, names)
+
+
+def test_the_study_bar_ends_at_what_the_store_holds_after_the_workers_exit(reference, fast, monkeypatch):
+    """The bar looked once a second while workers ran; files written in their last second were never counted,
+    so a finished study's page showed e.g. 96% (144/150)."""
+    from vipar_lib.study import workers
+    bars = []
+
+    class Bar:
+        def __init__(self, total, *a, **k):
+            self.total, self.n, self.closed = total, 0, False
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            self.closed = True
+    monkeypatch.setattr(workers, "bar", Bar)
+    plan = _plan(next(iter(reference.values())).parent, fast)
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()                                      # the workers have exited before the first look
+    workers._watch(plan, ["table1", "table2", "table3"], [done], progress=True)
+    assert len(bars) == 1 and bars[0].closed and bars[0].n == bars[0].total > 0

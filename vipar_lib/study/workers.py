@@ -413,15 +413,19 @@ def _watch(plan: Plan, tables: list[str], procs: list[subprocess.Popen], progres
     """Wait for the workers, with one progress bar of the store's runs and logits files."""
     runs, reqs = plan.runs_for(tables), plan.requests(tables)
     b = bar(len(runs) + len(reqs), "study (runs + logits files)", progress, unit="item", slot="runs")
+
+    def count() -> None:
+        n = sum(is_finished(r.dir) for r in runs) + sum(plan.logits_path(q).is_file() for q in reqs)
+        if n > b.n:
+            b.update(n - b.n)
     try:
         while any(p.poll() is None for p in procs):
             if b is not None:
-                n = sum(is_finished(r.dir) for r in runs) + sum(plan.logits_path(q).is_file() for q in reqs)
-                if n > b.n:
-                    b.update(n - b.n)
+                count()
             time.sleep(1.0)
     finally:
         if b is not None:
+            count()                  # what the workers wrote in their last second: a finished study ends at 100%
             b.close()
 
 
