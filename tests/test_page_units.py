@@ -90,3 +90,20 @@ def test_a_papermill_run_outside_reproduce_marks_the_pages_it_rewrote_stale(page
     assert res["ran"] == ["a"] and read_status(out)["a"]["status"] == "ok"
     assert (out / "table1.csv").read_text().endswith("T1.2,1\n") and "Out of date." not in (out / "a.html").read_text()
     assert json.loads((out / "status.json").read_text())["a"]["unit"]["table1.csv"][0]
+
+
+def test_a_page_rendered_by_other_code_is_rendered_again(pages_env, monkeypatch):
+    """Same settings, same files, but the notebook or vipar's package changed: the page reruns and says why."""
+    from vipar_lib.report import runner
+    kw, out, nbs = pages_env
+    assert reproduce("smoke", **kw)["ran"] == ["a", "b"]
+    code = read_status(out)["a"]["code"]
+    assert len(code) == 12 and code == runner.code_fingerprint(nbs / "a.ipynb")
+    _notebook(nbs / "a.ipynb", PAGE.format(csv="table1.csv") + "\nprint('edited')")
+    said = []
+    res = reproduce("smoke", **{**kw, "log": said.append})
+    assert res["ran"] == ["a"] and read_status(out)["a"]["code"] != code              # b's notebook is unchanged
+    assert any("vipar's code or the notebook changed" in s for s in said)
+    monkeypatch.setattr(runner, "_package_digest", lambda: "another version of vipar_lib")
+    assert reproduce("smoke", **kw)["ran"] == ["a", "b"]
+    assert reproduce("smoke", **kw)["ran"] == []

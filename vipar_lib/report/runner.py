@@ -19,9 +19,11 @@
 JSON file the notebook wrote in that run (the files of ``reports/<profile>/`` it created or
 changed), with each file's sha1, and the **settings** that made them (a fingerprint of the resolved
 :class:`~vipar_lib.study.StudyConfig`, and the overrides) are recorded in the page's ``status.json``
-row. ``reproduce`` keeps a page only when its settings are the ones asked for now and every file of
-its unit still holds what the run wrote; otherwise it runs the notebook again and says why
-("settings changed", "table1.csv was rewritten after the page was rendered"). A notebook run
+row, with the **code** that rendered them (:func:`code_fingerprint`: the notebook and vipar's
+package). ``reproduce`` keeps a page only when its settings are the ones asked for now, the code is
+the same and every file of its unit still holds what the run wrote; otherwise it runs the notebook
+again and says why ("settings changed", "vipar's code or the notebook changed since the page was
+rendered", "table1.csv was rewritten after the page was rendered"). A notebook run
 outside ``reproduce`` (plain papermill, JupyterLab) checks after every cell
 (:func:`watch_page_units`, called by the notebooks' first cell) whether it rewrote a file of a
 rendered page; such a page is marked **stale** at once: a banner at the top of its HTML, its row in
@@ -47,7 +49,8 @@ from ..typed import merge
 from . import fmt
 
 __all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status",
-           "settings_fingerprint", "page_state", "mark_stale_pages", "watch_page_units", "REPRODUCE_ENV"]
+           "settings_fingerprint", "code_fingerprint", "page_state", "mark_stale_pages", "watch_page_units",
+           "REPRODUCE_ENV"]
 
 NOTEBOOKS = ("00_data", "01_module_ablations", "02_backbones", "03_test_time_augmentation", "04_ensembles",
              "05_summary", "06_released_logits")
@@ -130,6 +133,22 @@ def settings_fingerprint(study) -> str:
     return hashlib.sha1(json.dumps(study.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def code_fingerprint(notebook: Path) -> str:
+    """12 hex digits of sha1 over the code that renders a page: the notebook's source and vipar's package
+    (every ``.py`` and ``.yaml`` file of ``vipar_lib``, by relative path and content)."""
+    h = hashlib.sha1(_package_digest().encode())
+    h.update(Path(notebook).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _package_digest() -> str:
+    pkg = Path(__file__).resolve().parents[1]                  # vipar_lib, wherever it is installed
+    h = hashlib.sha1()
+    for p in sorted(q for q in pkg.rglob("*") if q.suffix in (".py", ".yaml") and q.is_file()):
+        h.update(p.relative_to(pkg).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def _snapshot(out_dir: Path) -> dict[str, tuple[int, int]]:
     """``{relative path: (size, mtime_ns)}`` of the files a notebook may write under ``out_dir``."""
     snap = {}
@@ -168,9 +187,10 @@ def _changed(out_dir: Path, unit: dict) -> str:
     return ""
 
 
-def page_state(out_dir: Path, name: str, entry: dict | None, settings: str | None = None) -> tuple[bool, str]:
-    """Whether a page is current: rendered from a good run, with ``settings`` (when given), and every file of its
-    unit as that run wrote it. Returns ``(current, why not)``."""
+def page_state(out_dir: Path, name: str, entry: dict | None, settings: str | None = None,
+               code: str | None = None) -> tuple[bool, str]:
+    """Whether a page is current: rendered from a good run, with ``settings`` and by ``code`` (each when given:
+    :func:`code_fingerprint`), and every file of its unit as that run wrote it. Returns ``(current, why not)``."""
     if not entry:
         return False, "not run yet"
     if entry.get("status") != "ok":
@@ -179,6 +199,8 @@ def page_state(out_dir: Path, name: str, entry: dict | None, settings: str | Non
         return False, "rendered before pages recorded their settings and files"
     if settings is not None and entry.get("settings") != settings:
         return False, f"settings changed (the page has {entry.get('settings')}, asked for {settings})"
+    if code is not None and entry.get("code") != code:
+        return False, "vipar's code or the notebook changed since the page was rendered"
     why = _changed(Path(out_dir), entry["unit"])
     if why:
         return False, why
@@ -285,7 +307,7 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
     res = {"ok": [], "ran": [], "failed": {}}
     t_start = time.time()
     for i, name in enumerate(names, 1):
-        current, why = page_state(out_dir, name, status.get(name), run.settings)
+        current, why = page_state(out_dir, name, status.get(name), run.settings, run.code(name))
         where = f"[{study.profile}] {i}/{len(names)} {name}"
         if current and not force:
             log(f"{where}: done in an earlier run with these settings, kept (--force re-runs it)")
@@ -320,11 +342,15 @@ class _Run:
         self.notebooks_dir, self.out_dir, self.log = notebooks_dir, out_dir, log
         self.settings = settings_fingerprint(study)
 
+    def code(self, name: str) -> str:
+        return code_fingerprint(self.notebooks_dir / f"{name}.ipynb")
+
     def one(self, name: str) -> dict:
         """Execute and render ``name``; its new ``status.json`` row (ok with its unit, or failed with the error)."""
         t0, executed = time.time(), self.out_dir / f"{name}.ipynb"
         before = _snapshot(self.out_dir)
-        row = {"seconds": 0.0, "when": "", "settings": self.settings, "overrides": self.overrides}
+        row = {"seconds": 0.0, "when": "", "settings": self.settings, "code": self.code(name),
+               "overrides": self.overrides}
         try:
             self._execute(name, executed)
             good, err = notebook_ok(executed)
