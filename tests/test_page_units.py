@@ -2,9 +2,9 @@
 import html
 import json
 
-import nbformat
 import papermill as pm
 import pytest
+from test_reports import _notebook
 
 from vipar_lib.report.runner import read_status, reproduce
 from vipar_lib.typed import ConfigError
@@ -17,14 +17,6 @@ out = plan.study.reports_path
 (out / "{csv}").write_text(f"row,finetune\\nT1.2,{{plan.study.epochs.finetune}}\\n")
 (out / "figures" / "{csv}.png").write_bytes(b"png " + str(plan.study.epochs.finetune).encode())
 print("T1.2 finetune =", plan.study.epochs.finetune)"""
-
-
-def _notebook(path, source):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell('profile = "smoke"\noverrides = {}', metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell(source)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
 
 
 @pytest.fixture

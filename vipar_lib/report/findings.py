@@ -73,5 +73,5 @@ def style_findings(df: pd.DataFrame, caption: str = ""):
     out["resolved?"] = [r if k > 1 else f"{r} (single run)" for r, k in zip(df["resolved"], df["seeds"])]
     out["agrees with the paper?"] = df["agrees"]
     sty = out.style.hide(axis="index").set_properties(subset=["finding (paper)", "rows"], **{"text-align": "left"})
-    sty = sty.set_properties(subset=[ci], **{"white-space": "nowrap"})
+    sty = sty.set_properties(subset=[c for c in (ci, "Δ per seed") if c in out], **{"white-space": "nowrap"})
     return sty.set_caption(caption) if caption else sty
