@@ -58,6 +58,20 @@ def test_interval_with_one_seed_is_the_video_bootstrap_and_says_so():
     assert noisy.estimate == pytest.approx(np.mean(noisy.per_seed))
 
 
+def test_the_seed_variance_component_leaves_out_the_test_set_noise_in_the_seeds_spread():
+    """With no seed effect the per-seed effects still spread (each seed's video draws differ); the variance
+    component the power analysis plans with is ~0 there, and recovers a known seed SD where there is one."""
+    rng = np.random.default_rng(7)
+    none = [M.seed_video_interval(*_simulate(rng, 3, 200, 0.0, 0.0)) for _ in range(300)]
+    raw = np.mean([iv.seed_sd ** 2 for iv in none])
+    comp = np.mean([iv.seed_var for iv in none])
+    assert raw > 0.002 and abs(comp) < raw / 10                  # 0.07² of test noise in the spread, ~0 left
+    known = [M.seed_video_interval(*_simulate(rng, 5, 400, 0.0, 0.10)).seed_var for _ in range(300)]
+    assert np.sqrt(np.mean(known)) == pytest.approx(0.10, rel=0.15)
+    iv = M.seed_video_interval(*_simulate(rng, 3, 50, 0.0, 0.1))
+    assert iv.scaled(100).seed_var == pytest.approx(1e4 * iv.seed_var)
+
+
 def test_t_quantiles_and_discordance():
     assert [round(M.t_quantile(0.975, df), 3) for df in (1, 2, 5, 30, float("inf"))] == \
         [12.706, 4.303, 2.571, 2.042, 1.96]

@@ -238,6 +238,7 @@ class Interval:
     per_seed: tuple[float, ...]       # the estimate of each seed, in the seeds' order
     seed_sd: float                    # between-seed SD of ``per_seed`` (NaN for one seed)
     df: float = float("inf")          # degrees of freedom of the t interval (inf: the video bootstrap)
+    seed_var: float = float("nan")    # between-seed variance component (:func:`seed_variance_component`)
 
     @property
     def seeds(self) -> int:
@@ -251,7 +252,7 @@ class Interval:
     def scaled(self, k: float) -> "Interval":
         """The same interval in other units (e.g. ``k=100`` for percentage points)."""
         return Interval(k * self.estimate, k * self.low, k * self.high, self.resamples,
-                        tuple(k * x for x in self.per_seed), abs(k) * self.seed_sd, self.df)
+                        tuple(k * x for x in self.per_seed), abs(k) * self.seed_sd, self.df, k * k * self.seed_var)
 
 
 def _t_cdf(x: float, df: float) -> float:
@@ -300,14 +301,34 @@ def seed_video_interval(a, b=None, n_boot: int = 1000, seed: int = 0, alpha: flo
     v_video = float(x.mean(0).var(ddof=1)) / n if n > 1 else 0.0
     var = v_seed + v_video
     if var <= 0:
-        return Interval(est, est, est, SEEDS_AND_VIDEOS, tuple(map(float, per_seed)), 0.0, float("inf"))
+        return Interval(est, est, est, SEEDS_AND_VIDEOS, tuple(map(float, per_seed)), 0.0, float("inf"), 0.0)
     den = (v_seed ** 2 / (s_count - 1) if v_seed else 0.0) + (v_video ** 2 / (n - 1) if v_video else 0.0)
     df = var ** 2 / den if den > 0 else float("inf")
     half = t_quantile(1 - alpha / 2, df) * math.sqrt(var)
     lo, hi = est - half, est + half
     if bounds is not None:
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
-    return Interval(est, lo, hi, SEEDS_AND_VIDEOS, tuple(map(float, per_seed)), float(per_seed.std(ddof=1)), df)
+    return Interval(est, lo, hi, SEEDS_AND_VIDEOS, tuple(map(float, per_seed)), float(per_seed.std(ddof=1)), df,
+                    seed_variance_component(x))
+
+
+def seed_variance_component(x) -> float:
+    """The between-seed variance of a per-seed mean, less the test-set noise that its spread also holds.
+
+    ``x``: ``(S, N)`` per-video values of S >= 2 seeds on the same N videos. The spread of the S per-seed
+    means holds the seed variance *plus* the seed × video interaction averaged over N videos, which is
+    noise of this test set, not of training. Two-way ANOVA without replication: ``var(per-seed means) -
+    MS_interaction / N``, with ``MS_interaction`` the mean square of ``x - seed mean - video mean + grand
+    mean`` over (S-1)(N-1) df. What a power analysis on another test set should plan with. Unbiased, so
+    it can be negative: pool several first, then clip at 0 (clipping each would bias the pool upwards).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    s_count, n = x.shape
+    if s_count < 2 or n < 2:
+        return float("nan")
+    resid = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+    ms_int = float((resid ** 2).sum()) / ((s_count - 1) * (n - 1))
+    return float(x.mean(1).var(ddof=1)) - ms_int / n
 
 
 def discordance_halfwidth(correct_a, correct_b, alpha: float = 0.05) -> tuple[float, float]:

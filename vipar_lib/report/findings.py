@@ -34,7 +34,7 @@ def check_findings(plan: Plan, table: str | None = None, headline: bool | None =
         paper = (ra.paper - rb.paper) if ra.paper is not None and rb.paper is not None else np.nan
         rows.append({"id": f["id"], "finding (paper)": f["claim"], "rows": f"{ra.id} vs {rb.id}",
                      "paper Δ": paper, "this run Δ": iv.estimate, "low": iv.low, "high": iv.high,
-                     "seeds": iv.seeds, "per seed": list(iv.per_seed), "seed SD": iv.seed_sd,
+                     "seeds": iv.seeds, "per seed": list(iv.per_seed), "seed SD": iv.seed_sd, "seed var": iv.seed_var,
                      "resamples": iv.resamples, "resolved": "yes" if iv.resolved else "no",
                      "basis": "seeds and test videos" if iv.seeds > 1 else "single run",
                      "agrees": ("yes" if np.sign(iv.estimate) == np.sign(paper) else "no") if iv.resolved else "–",

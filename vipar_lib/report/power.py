@@ -3,7 +3,7 @@
 ::
 
     paper's Δ (paper_tables.yaml)                       ─┐
-    test-set half-width on UCF101: discordance of the    │   seeds needed for 80% power (metrics.seeds_needed)
+    test-set half-width on UCF101: discordance of the    │   seeds needed for the target power (seeds_needed)
       released pairs that stand for the finding          ├─► minimal detectable effect at the profile's seeds
       (released_files.yaml: comparables)                 │   GPU-hours (cost plan × seeds)
     between-seed SD: this profile's own seeds (>= 2, in  │   a study-wide recommendation within the budget
@@ -11,8 +11,10 @@
 
 The test-set half-width is what one paired comparison of two such classifiers can resolve on the 3,783
 challenge test videos: ``z · sqrt((p10 + p01 - (p10 - p01)²) / N)`` from how often the released pair
-disagrees (:func:`vipar_lib.metrics.discordance_halfwidth`). More seeds do not shrink it; they shrink
-only the seed term of ``sqrt(seed_sd² / S + test_se²)`` (:func:`vipar_lib.metrics.power_of`).
+disagrees (:func:`vipar_lib.metrics.discordance_halfwidth`). The power model treats it as fixed: more seeds
+shrink only the seed term of ``sqrt(seed_sd² / S + test_se²)`` (:func:`vipar_lib.metrics.power_of`). One
+released pair's disagreement also holds some seed × video noise that averaging seeds would shrink, so the
+half-width is a conservative floor and the seeds needed an upper bound.
 
 Everything here runs offline from the release folder (``release.dir``) and the params file, in seconds;
 nothing trains. The seed SD is labelled with where it came from (``seed_sd_source``).
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import released as R
-from ..metrics import min_detectable_effect, power_of, seeds_needed
+from ..metrics import min_detectable_effect, power_of, seeds_needed, t_quantile
 from ..paper import findings as paper_findings
 from ..paper import row_ref
 from ..paths import resolve
@@ -39,7 +41,11 @@ from .results import MissingResult
 __all__ = ["power_analysis", "format_power", "power_table", "power_figure", "show_power", "SEEDS_SHOWN"]
 
 SEEDS_SHOWN = (1, 2, 3, 5, 10)
-_Z = 1.959963984540054
+
+
+def _z(p: float) -> float:
+    """The standard normal quantile of ``p`` (0 < p < 1)."""
+    return t_quantile(p, math.inf) if p >= 0.5 else -t_quantile(1 - p, math.inf)
 
 
 def _paper_delta(plan: Plan, f: dict) -> tuple[float, str]:
@@ -91,21 +97,26 @@ def _own_results(plan: Plan) -> dict[str, dict]:
         df = check_findings(plan)
     except (MissingResult, FileNotFoundError, ValueError):
         return {}
-    return {r["id"]: {"seed_sd": float(r["seed SD"]), "seeds": int(r["seeds"]), "effect": float(r["this run Δ"]),
+    return {r["id"]: {"seed_sd": float(r["seed SD"]), "seed_var": float(r["seed var"]), "seeds": int(r["seeds"]),
+                      "effect": float(r["this run Δ"]),
                       "low": float(r["low"]), "high": float(r["high"]), "resolved": r["resolved"] == "yes"}
             for _, r in df.iterrows()}
 
 
 def _pooled_seed_sd(own: dict, kinds: dict[str, str]) -> dict[str, dict]:
-    """Per kind of comparison: the between-seed SD pooled over that kind's findings (root mean of their variances,
-    sum(S - 1) degrees of freedom) - one finding's SD from 2-3 seeds alone is too noisy to plan with."""
+    """Per kind of comparison: the between-seed SD pooled over that kind's findings - one finding's from 2-3 seeds
+    alone is too noisy to plan with. Each finding gives its seed variance component
+    (:func:`vipar_lib.metrics.seed_variance_component`: the spread of its per-seed effects less the test-set
+    noise in that spread, which belongs to this profile's test set, not to UCF101's); pooled weighted by S - 1
+    (sum(S - 1) degrees of freedom), then clipped at 0."""
     out = {}
     for kind in set(kinds.values()):
-        xs = [o for fid, o in own.items() if kinds.get(fid) == kind and o["seeds"] > 1 and math.isfinite(o["seed_sd"])]
+        xs = [o for fid, o in own.items() if kinds.get(fid) == kind and o["seeds"] > 1 and math.isfinite(o["seed_var"])]
         if xs:
-            out[kind] = {"seed_sd": math.sqrt(sum(o["seed_sd"] ** 2 for o in xs) / len(xs)),
+            df = sum(o["seeds"] - 1 for o in xs)
+            out[kind] = {"seed_sd": math.sqrt(max(0.0, sum((o["seeds"] - 1) * o["seed_var"] for o in xs) / df)),
                          "findings": len(xs), "seeds": max(o["seeds"] for o in xs),
-                         "df": sum(o["seeds"] - 1 for o in xs)}
+                         "df": df}
     return out
 
 
@@ -153,7 +164,7 @@ def _finding_row(plan: Plan, f: dict, hw: dict, own: dict, pooled: dict, hours: 
                                              if plan.study.synthetic else ""))
     else:
         sd, src = assumed[kind], f"assumed (power.seed_sd.{kind}; not measured)"
-    se = hw["halfwidth"] / _Z
+    se = hw["halfwidth"] / _z(1 - p.alpha / 2)
     configured = plan.study.seed_count(f["table"])
     need = seeds_needed(delta, sd, se, p.power, p.alpha, p.max_seeds)
     per_seed_h = sum(hours.get(n, 0.0) for n in _finding_runs(plan, f))
@@ -180,7 +191,7 @@ def _by_seeds(findings: list[dict], study_hours: float, p) -> list[dict]:
 
 
 def _power(f: dict, s: int, p) -> float:
-    return power_of(f["paper_delta"], f["seed_sd"], f["test_halfwidth"] / _Z, s, p.alpha)
+    return power_of(f["paper_delta"], f["seed_sd"], f["test_halfwidth"] / _z(1 - p.alpha / 2), s, p.alpha)
 
 
 def _recommend(by_seeds: list[dict]) -> dict:
@@ -259,7 +270,7 @@ def power_table(r: dict):
              "test-set ± (UCF101)": f"{f['test_halfwidth']:.2f}",
              "released pairs": "; ".join(f"{p['a']} vs {p['b']}" for p in f["test_pairs"]),
              "seed SD": f"{f['seed_sd']:.2f}", "seed SD from": f["seed_sd_source"],
-             "seeds for 80%": f["seeds_needed"] if f["seeds_needed"] is not None else
+             f"seeds for {r['assumptions']['power']:.0%}": f["seeds_needed"] if f["seeds_needed"] is not None else
              f">{r['assumptions']['max_seeds']}",
              "GPU-h": f"{f['gpu_hours']:.1f}" if f["gpu_hours"] is not None else "–",
              f"MDE at {f['seeds_configured']} seed(s)": f"{f['mde']:.1f}"} for f in r["findings"]]
@@ -281,12 +292,12 @@ def power_figure(r: dict):
         fs = [f for f in r["findings"] if f["kind"] == kind]
         if not fs:
             continue
-        se = float(np.median([f["test_halfwidth"] for f in fs])) / _Z
-        sd = fs[0]["seed_sd"]
         p = r["assumptions"]
+        se = float(np.median([f["test_halfwidth"] for f in fs])) / _z(1 - p["alpha"] / 2)
+        sd = fs[0]["seed_sd"]
         ax.plot(seeds, [min_detectable_effect(sd, se, s, p["power"], p["alpha"]) for s in seeds], color=col,
                 label=f"{kind}: smallest effect resolved with {p['power']:.0%} power (seed SD {sd:.2f})")
-        ax.axhline(_Z * se * (1 + 0.8416 / _Z), color=col, ls=":", lw=1)
+        ax.axhline(se * (_z(1 - p["alpha"] / 2) + _z(p["power"])), color=col, ls=":", lw=1)
         ax.scatter([seeds[-1] + 0.6] * len(fs), [abs(f["paper_delta"]) for f in fs], color=col, marker="D", s=18)
         for f in fs:
             ax.annotate(f["id"], (seeds[-1] + 0.9, abs(f["paper_delta"])), fontsize=7, va="center")
@@ -305,22 +316,24 @@ def show_power(plan: Plan, seed_sd: dict | None = None) -> dict | None:
     except R.ReleasedError as e:
         md(f"**Power analysis skipped:** {e}")
         return None
+    pw = f"{r['assumptions']['power']:.0%}"
     md("**Which findings can a study resolve?** For each finding, the 95% half-width one paired comparison of that "
        "kind has on UCF101's test set (from how often comparable pairs of the authors' released predictions "
        "disagree), the between-seed SD (measured here when the profile has ≥ 2 seeds, else an assumption, "
-       "labelled), the seeds per row needed to resolve the paper's Δ with 80% power, what that costs, and the "
+       f"labelled), the seeds per row needed to resolve the paper's Δ with {pw} power, what that costs, and the "
        "smallest effect this profile's seeds can resolve. More seeds shrink only the seed term: the test set's "
-       "own half-width is a floor.")
+       "own half-width is a floor (a conservative one: one released pair's disagreement also holds some seed "
+       "noise).")
     _display(power_table(r))
     shown = [b for b in r["by_seeds"] if b["seeds"] in SEEDS_SHOWN]
     rec = r["recommended"]
-    md("Findings resolvable with 80% power: " + ", ".join(f"**{b['resolvable']}** at {b['seeds']} seed"
+    md(f"Findings resolvable with {pw} power: " + ", ".join(f"**{b['resolvable']}** at {b['seeds']} seed"
                                                          f"{'s' if b['seeds'] > 1 else ''}" for b in shown)
        + " (one seed: a single run's interval over test videos only, which ignores seed noise). "
        + f"This study costs {r['study_gpu_hours_per_seed']:.1f} GPU-hours per seed "
        f"({r['assumptions']['gpu_hours_source']}); within {r['assumptions']['budget_gpu_hours']:.0f} GPU-hours the "
        + (f"recommendation is **{rec['seeds']} seeds**: {rec['why']}." if rec["seeds"] else f"{rec['why']}."))
-    show_figure(power_figure(r), "Smallest effect resolved with 80% power against seeds per row, per kind of "
+    show_figure(power_figure(r), f"Smallest effect resolved with {pw} power against seeds per row, per kind of "
                 "comparison, from the authors' released logits, real UCF101 test set (test-set half-widths) "
                 "(dotted: the test set's floor with infinitely many seeds); diamonds: each finding's "
                 "|paper Δ|. A finding whose diamond lies below its line cannot be resolved at that many seeds.",
