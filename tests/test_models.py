@@ -257,3 +257,12 @@ def test_option_errors_name_allowed_values():
 def test_model_info_reports_flops_and_shape():
     info = model_info("slowfast_r50", num_classes=101, frames=8, size=32, width=8, depths=[1, 1, 1, 1], num_frames=8)
     assert info["input_shape"] == [1, 3, 8, 32, 32] and info["gflops"] > 0 and info["params"] > 0
+
+
+def test_an_option_added_later_keeps_the_hash_of_runs_trained_before_it():
+    """MFNet gained ``init`` (kaiming, as before, or the release's pytorch default): at kaiming its fingerprint is
+    the one mfnet_3d runs were stored under before the option existed; the other value is a different model."""
+    from vipar_lib.models.registry import NEW_OPTIONS, model_fingerprint
+    assert NEW_OPTIONS[("mfnet_3d", "init")] == "kaiming"
+    assert model_fingerprint("mfnet_3d", {}) == model_fingerprint("mfnet_3d", {"init": "kaiming"}) == "291f1b5f3450"
+    assert model_fingerprint("mfnet_3d", {"init": "pytorch"}) != model_fingerprint("mfnet_3d", {})

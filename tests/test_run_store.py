@@ -101,3 +101,18 @@ def test_a_copied_checkout_finds_its_runs_finished_and_its_logits(synth_root, sy
     assert r.returncode == 0, r.stderr[-3000:]
     assert str(b / "runs" / ft.name / "logits" / "test-center-i1-k2.npz") in r.stdout
     assert {p: p.stat().st_mtime_ns for p in (b / "runs").rglob("*") if p.is_file()} == stamps   # nothing rewritten
+
+
+def test_a_run_stored_before_the_device_feed_loads_as_the_host_feed_it_was_trained_with(tmp_path):
+    """A config.yaml written before issue #18 has no data.feed; loading it must not switch the run to the
+    (new default) device feed, whose decoder and colour conversion the weights never saw."""
+    from vipar_lib.engine.runs import load_run_config
+    cfg = config_from_dict(_params())
+    stored = cfg.to_dict()
+    assert stored["data"].pop("feed") == "device"                     # today's default, written by new runs
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(stored))
+    old = load_run_config(tmp_path)
+    assert old.data.feed == "host"
+    assert config_hash(old) == config_hash(config_from_dict(_params(data={"feed": "host"})))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    assert load_run_config(tmp_path).data.feed == "device"

@@ -76,7 +76,10 @@ def load_run_config(run) -> RunConfig:
     p = Path(run) / "config.yaml"
     if not p.is_file():
         raise FileNotFoundError(f"{run}: not a run directory (no config.yaml)")
-    return config_from_dict(yaml.safe_load(p.read_text()))
+    d = yaml.safe_load(p.read_text())
+    if isinstance(d, dict) and isinstance(d.get("data"), dict):
+        d["data"].setdefault("feed", "host")          # stored before issue #18: trained through the host feed
+    return config_from_dict(d)
 
 
 def write_metrics(run, history: list[dict]) -> None:

@@ -163,6 +163,11 @@ def create_model(name: str, num_classes: int = 101, **options) -> nn.Module:
 #: it is part of every run hash, so runs trained by the older code are not reused.
 MODEL_CODE_REVISION = 1
 
+#: Options a model gained after runs of it were trained: ``(model, option) -> the value those runs had``. At
+#: that value the option is left out of the fingerprint, so those runs keep their hash (as
+#: ``engine/config.py``'s ``_NEW_FIELDS`` do for run-config fields).
+NEW_OPTIONS = {("mfnet_3d", "init"): "kaiming"}
+
 
 @functools.lru_cache(maxsize=256)
 def _fingerprint(name: str, options_json: str) -> str:
@@ -172,7 +177,9 @@ def _fingerprint(name: str, options_json: str) -> str:
     import torch
     with torch.device("meta"):                      # structure only: no weights are allocated
         model = create_model(name, 2, **json.loads(options_json))
-    text = f"{MODEL_CODE_REVISION}\n{model!r}\n{sorted(model.vipar_options.items())!r}"
+    opts = sorted((k, v) for k, v in model.vipar_options.items()
+                  if NEW_OPTIONS.get((name, k), object()) != v)
+    text = f"{MODEL_CODE_REVISION}\n{model!r}\n{opts!r}"
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
