@@ -43,7 +43,7 @@ def test_reproduce_reruns_a_page_whose_settings_changed_and_refuses_bad_settings
     res = reproduce("smoke", **kw)                                   # nothing changed: both kept
     assert res["ran"] == [] and res["ok"] == ["a", "b"]
     res = reproduce("smoke", overrides={"epochs": {"finetune": 3}}, only=["a"], **kw)
-    assert res["ran"] == ["a"]
+    assert res["ran"] == ["a"] and res["stale"] == ["b"] and res["ok"] == ["a"]        # b: not a success
     st = read_status(out)
     assert st["a"]["settings"] != first["a"]["settings"] and st["a"]["overrides"]["epochs"] == {"finetune": 3}
     assert (out / "table1.csv").read_text().endswith("T1.2,3\n") and "3" in _shown(out, "a")[0]
@@ -99,3 +99,22 @@ def test_a_page_rendered_by_other_code_is_rendered_again(pages_env, monkeypatch)
     monkeypatch.setattr(runner, "_package_digest", lambda: "another version of vipar_lib")
     assert reproduce("smoke", **kw)["ran"] == ["a", "b"]
     assert reproduce("smoke", **kw)["ran"] == []
+
+
+def test_a_page_is_rendered_again_when_the_release_folder_or_the_dataset_changes(pages_env, tmp_path):
+    """Same settings and code, other inputs: the released files appear (the page had said they were missing),
+    or the run hashes change with the dataset's identity."""
+    from vipar_lib.report import runner
+    from vipar_lib.study import load_study
+    kw, out, _ = pages_env
+    rel = tmp_path / "release"
+    over = {"release": {"dir": str(rel)}}
+    assert reproduce("smoke", overrides=over, **kw)["ran"] == ["a", "b"]
+    assert reproduce("smoke", overrides=over, **kw)["ran"] == []
+    rel.mkdir()
+    (rel / "RGB_85_10.txt").write_text("0.1 0.2\n")
+    said = []
+    assert reproduce("smoke", overrides=over, **{**kw, "log": said.append})["ran"] == ["a", "b"]
+    assert any("the study's inputs changed" in s for s in said)
+    before = runner.inputs_fingerprint(load_study("smoke", over))
+    assert runner.inputs_fingerprint(load_study("smoke", {**over, "dataset": {"groups": 3}})) != before

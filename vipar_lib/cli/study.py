@@ -70,8 +70,10 @@ def reproduce(a):
         print("failed notebooks:")
         for n, err in res["failed"].items():
             print(f"  {n}: {err}")
-        return 1
-    return 0
+    if res.get("stale"):
+        print(f"stale after this run (a later notebook rewrote their files): {' '.join(res['stale'])}; "
+              f"run `vipar reproduce --profile {a.profile}` again")
+    return 1 if res["failed"] or res.get("stale") else 0
 
 
 @command("power", "which of the paper's findings can a study resolve, and at how many seeds (offline, seconds)",

@@ -43,14 +43,16 @@ import traceback
 from pathlib import Path
 
 from .. import REPO_DIR
+from ..engine.runs import write_text_atomic
+from ..paths import resolve
 from ..study.config import load_study
 from ..study.dryrun import dry_run_overrides
 from ..typed import merge
 from . import fmt
 
 __all__ = ["NOTEBOOKS", "TITLES", "reproduce", "render_html", "write_index", "notebook_ok", "read_status",
-           "settings_fingerprint", "code_fingerprint", "page_state", "mark_stale_pages", "watch_page_units",
-           "REPRODUCE_ENV"]
+           "settings_fingerprint", "code_fingerprint", "inputs_fingerprint", "page_state", "mark_stale_pages",
+           "watch_page_units", "REPRODUCE_ENV"]
 
 NOTEBOOKS = ("00_data", "01_module_ablations", "02_backbones", "03_test_time_augmentation", "04_ensembles",
              "05_summary", "06_released_logits")
@@ -133,10 +135,16 @@ def settings_fingerprint(study) -> str:
     return hashlib.sha1(json.dumps(study.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def code_fingerprint(notebook: Path) -> str:
+def _write_status(out_dir: Path, status: dict) -> None:
+    """``status.json`` replaced at once: a kernel's unit watch and ``reproduce`` never see half of it."""
+    write_text_atomic(Path(out_dir) / STATUS_FILE, json.dumps(status, indent=1))
+
+
+def code_fingerprint(notebook: Path, package: str | None = None) -> str:
     """12 hex digits of sha1 over the code that renders a page: the notebook's source and vipar's package
-    (every ``.py`` and ``.yaml`` file of ``vipar_lib``, by relative path and content)."""
-    h = hashlib.sha1(_package_digest().encode())
+    (every ``.py`` and ``.yaml`` file of ``vipar_lib``, by relative path and content; ``package``: that
+    digest, when the caller has it already)."""
+    h = hashlib.sha1((package or _package_digest()).encode())
     h.update(Path(notebook).read_bytes())
     return h.hexdigest()[:12]
 
@@ -147,6 +155,23 @@ def _package_digest() -> str:
     for p in sorted(q for q in pkg.rglob("*") if q.suffix in (".py", ".yaml") and q.is_file()):
         h.update(p.relative_to(pkg).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def inputs_fingerprint(study) -> str:
+    """12 hex digits of sha1 over what a page reads besides its settings: the run directories of the study's
+    plan (their hashes hold the dataset's identity: its lists and videos, a prepared copy) and the files of
+    the release folder (name and size; it may appear after a page said it was missing)."""
+    from ..study.plan import plan_study
+    h = hashlib.sha1("\n".join(sorted(r.dir.name for r in plan_study(study).runs.values())).encode())
+    rel = resolve(study.release.dir) if study.release.dir else None
+    if rel is not None and rel.is_dir():
+        for p in sorted(rel.rglob("*")):
+            parts = p.relative_to(rel).parts
+            if p.is_file() and not any(x.startswith(".") for x in parts):
+                h.update(f"\n{'/'.join(parts)} {p.stat().st_size}".encode())
+    else:
+        h.update(b"\nno release folder")
+    return h.hexdigest()[:12]
 
 
 def _snapshot(out_dir: Path) -> dict[str, tuple[int, int]]:
@@ -188,9 +213,10 @@ def _changed(out_dir: Path, unit: dict) -> str:
 
 
 def page_state(out_dir: Path, name: str, entry: dict | None, settings: str | None = None,
-               code: str | None = None) -> tuple[bool, str]:
-    """Whether a page is current: rendered from a good run, with ``settings`` and by ``code`` (each when given:
-    :func:`code_fingerprint`), and every file of its unit as that run wrote it. Returns ``(current, why not)``."""
+               code: str | None = None, inputs: str | None = None) -> tuple[bool, str]:
+    """Whether a page is current: rendered from a good run, with ``settings``, by ``code`` and from ``inputs``
+    (each when given: :func:`code_fingerprint`, :func:`inputs_fingerprint`), and every file of its unit as that
+    run wrote it. Returns ``(current, why not)``."""
     if not entry:
         return False, "not run yet"
     if entry.get("status") != "ok":
@@ -201,6 +227,8 @@ def page_state(out_dir: Path, name: str, entry: dict | None, settings: str | Non
         return False, f"settings changed (the page has {entry.get('settings')}, asked for {settings})"
     if code is not None and entry.get("code") != code:
         return False, "vipar's code or the notebook changed since the page was rendered"
+    if inputs is not None and entry.get("inputs") != inputs:
+        return False, "the study's inputs changed since the page was rendered (its dataset or the released files)"
     why = _changed(Path(out_dir), entry["unit"])
     if why:
         return False, why
@@ -266,7 +294,7 @@ def _check_units(out_dir: Path, profile: str, synthetic: bool) -> None:
     status = read_status(out_dir)
     try:
         if status and mark_stale_pages(out_dir, status, profile):
-            (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
+            _write_status(out_dir, status)
             notebooks = NOTEBOOKS if set(status) <= set(NOTEBOOKS) else tuple(status)
             write_index(out_dir, profile, status, synthetic, notebooks)
     except OSError as e:                # a read-only reports folder: say so once per cell, never fail the cell
@@ -307,7 +335,8 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
     res = {"ok": [], "ran": [], "failed": {}}
     t_start = time.time()
     for i, name in enumerate(names, 1):
-        current, why = page_state(out_dir, name, status.get(name), run.settings, run.code(name))
+        current, why = page_state(out_dir, name, status.get(name), run.settings, run.code(name),
+                                  inputs_fingerprint(study))
         where = f"[{study.profile}] {i}/{len(names)} {name}"
         if current and not force:
             log(f"{where}: done in an earlier run with these settings, kept (--force re-runs it)")
@@ -323,10 +352,12 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
         else:
             res["failed"][name] = status[name]["error"]
             log(f"{where} FAILED: {status[name]['error']}")
-        (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
-    for name in mark_stale_pages(out_dir, status, study.profile):   # pages whose files a later notebook rewrote
+        _write_status(out_dir, status)
+    res["stale"] = mark_stale_pages(out_dir, status, study.profile)    # pages whose files a later notebook rewrote
+    for name in res["stale"]:
         log(f"[{study.profile}] {name}: marked stale: {status[name]['stale']}")
-    (out_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
+    res["ok"] = [n for n in res["ok"] if n not in res["stale"]]
+    _write_status(out_dir, status)
     index = write_index(out_dir, study.profile, status, study.synthetic, notebooks, run.settings)
     log(f"[{study.profile}] {len(res['ok'])} notebook(s) ok ({len(res['ran'])} run, "
         f"{len(res['ok']) - len(res['ran'])} kept), {len(res['failed'])} failed in {_fmt_s(time.time() - t_start)}; "
@@ -341,9 +372,10 @@ class _Run:
         self.study, self.profile, self.overrides = study, profile, overrides
         self.notebooks_dir, self.out_dir, self.log = notebooks_dir, out_dir, log
         self.settings = settings_fingerprint(study)
+        self.package = _package_digest()
 
     def code(self, name: str) -> str:
-        return code_fingerprint(self.notebooks_dir / f"{name}.ipynb")
+        return code_fingerprint(self.notebooks_dir / f"{name}.ipynb", self.package)
 
     def one(self, name: str) -> dict:
         """Execute and render ``name``; its new ``status.json`` row (ok with its unit, or failed with the error)."""
@@ -356,7 +388,8 @@ class _Run:
             good, err = notebook_ok(executed)
             if not good:
                 raise RuntimeError(err)
-            row.update(status="ok", unit=_unit(self.out_dir, name, before))
+            row.update(status="ok", unit=_unit(self.out_dir, name, before),
+                       inputs=inputs_fingerprint(self.study))          # after the run: 00_data makes the data
         except Exception as e:  # one failed notebook must not stop the others
             (self.out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
             row.update(status="failed", error=_error(e, executed))
