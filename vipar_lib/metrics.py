@@ -10,7 +10,7 @@ say) is never right: it scores 0, at or below chance, never 100% top-5.
 
 Every interval says what it resamples:
 
-* **test videos only** — :func:`bootstrap_mean`, :func:`bootstrap_ci`, :func:`paired_difference`:
+* **test videos only** — :func:`bootstrap_mean`, :func:`paired_difference`:
   percentile bootstraps over the test videos of *one* run (a pair resamples the same videos for both
   members, so the interval is that of the *difference*). They treat the trained weights as fixed: a
   rerun with another seed is not inside them.
@@ -42,7 +42,7 @@ import numpy as np
 __all__ = ["Interval", "seed_video_interval", "t_quantile", "discordance_halfwidth", "SEEDS_AND_VIDEOS",
            "VIDEOS_ONLY", "power_of", "min_detectable_effect", "seeds_needed", "decimals", "predictions", "top1",
            "topk_accuracy", "per_class_accuracy", "mean_class_accuracy", "topk_mean_class_accuracy",
-           "confusion_matrix", "VideoBootstrap", "correct", "class_mean", "bootstrap_ci", "bootstrap_mean",
+           "confusion_matrix", "VideoBootstrap", "correct", "class_mean", "bootstrap_mean",
            "paired_difference"]
 
 
@@ -116,7 +116,7 @@ def confusion_matrix(logits, labels, num_classes: int) -> np.ndarray:
 class VideoBootstrap:
     """The percentile bootstrap over videos: one set of ``n`` resamples of ``N`` videos, shared by every metric.
 
-    The project's one bootstrap: :func:`bootstrap_mean`, :func:`bootstrap_ci`, :func:`paired_difference`
+    The project's one bootstrap: :func:`bootstrap_mean`, :func:`paired_difference`
     and the released-logits analyses all draw from it. ``idx`` (``n x N``) holds the resampled video
     indices; ``W`` how often each video is drawn in each resample (built when first needed), so a mean
     of per-video values is ``W @ v / N`` and every file is scored on the very same resamples (paired by
@@ -137,7 +137,8 @@ class VideoBootstrap:
             self.order = np.argsort(self.labels, kind="stable")           # videos grouped by class
             srt = self.labels[self.order]
             self.starts = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])
-            self.totals = np.add.reduceat(self.W[:, self.order], self.starts, axis=1)
+            self._w_by_class = self.W[:, self.order]                       # made once, not per file
+            self.totals = np.add.reduceat(self._w_by_class, self.starts, axis=1)
             self.totals[self.totals == 0] = np.nan
         self._memo: dict = {}
 
@@ -159,14 +160,9 @@ class VideoBootstrap:
         c = np.asarray(correct, np.float64)[self.order]
         key = hashlib.sha1(c.tobytes()).digest()          # the same correctness vector is scored once
         if key not in self._memo:
-            hits = np.add.reduceat(self.W[:, self.order] * c, self.starts, axis=1)
+            hits = np.add.reduceat(self._w_by_class * c, self.starts, axis=1)
             self._memo[key] = np.nanmean(hits / self.totals, axis=1)
         return self._memo[key]
-
-    def metric(self, fn, logits, labels) -> np.ndarray:
-        """Each resample's ``fn(logits, labels)`` on the resampled rows (any metric; slower)."""
-        logits, labels = np.asarray(logits), np.asarray(labels)
-        return np.array([fn(logits[i], labels[i]) for i in self.idx])
 
     def interval(self, values) -> tuple[float, float]:
         """The percentile interval of per-resample ``values`` at 1 - alpha."""
@@ -188,12 +184,6 @@ def class_mean(values, labels, num_classes: int | None = None) -> float:
     cnt = np.bincount(labels[valid], minlength=c)
     has = cnt > 0
     return float(np.mean(hits[has] / cnt[has])) if has.any() else float("nan")
-
-
-def bootstrap_ci(logits, labels, metric=top1, n: int = 1000, seed: int = 0, alpha: float = 0.05):
-    """Percentile bootstrap over videos of any ``metric(logits, labels)``: (low, high) at 1-alpha."""
-    b = VideoBootstrap(len(labels), n, seed, alpha)
-    return b.interval(b.metric(metric, logits, labels))
 
 
 def bootstrap_mean(values, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:

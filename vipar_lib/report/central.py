@@ -85,7 +85,7 @@ def show_central_claim(plan: Plan) -> dict:
     md(f"**The paper's central claim:** {c['claim']}. Checked on Table 3's rows {c['rows']['rgb']} (SlowFast RGB) and "
        f"{c['rows']['diff']} (SlowFast Diff), centre view, interval 1, {c['videos']} test videos"
        + (f", {n} seeds (seed *i*'s sum adds seed *i*'s RGB and Diff logits)" if n > 1 else ", one seed") + ".")
-    per = lambda k: " · ".join(fmt.num(x, fmt.places(*ci_[k])) for x in c["accuracy_per_seed"][k])  # noqa: E731
+    per = lambda k: fmt.per_seed(c["accuracy_per_seed"][k], fmt.places(*ci_[k]))  # noqa: E731
     resolved = lambda x: ("yes" if x["resolved"] else "no") + ("" if n > 1 else " (single run)")  # noqa: E731
     acc_col, gain_col = f"top-1 (%) [95% CI over {where}]", "sum's gain over it (points) [95% CI]"
     table = pd.DataFrame([{"input": "RGB", acc_col: top1("rgb"), "per seed": per("rgb"), gain_col: gain(g["rgb"]),

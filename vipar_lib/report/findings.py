@@ -18,7 +18,7 @@ from ..paper import row_ref
 from ..study.plan import Plan
 from . import fmt
 from .results import paired_seed_logits, resolve_ref
-from .tables import _per_seed, seed_interval
+from .tables import seed_interval
 
 __all__ = ["check_findings", "style_findings", "tally"]
 
@@ -64,7 +64,7 @@ def style_findings(df: pd.DataFrame, caption: str = ""):
                         "this run Δ" + (f" (mean of {n} seeds)" if n > 1 else ""):
                             [fmt.num(x, k, True) for x, k in zip(df["this run Δ"], d)]})
     if n > 1:
-        out["Δ per seed"] = [_per_seed(v, k, True) for v, k in zip(df["per seed"], d)]
+        out["Δ per seed"] = [fmt.per_seed(v, k, True) for v, k in zip(df["per seed"], d)]
         out["seed SD"] = [fmt.num(x, k) for x, k in zip(df["seed SD"], d)]
     lo_n = int(df["seeds"].min())
     where = "seeds × videos" if lo_n > 1 else "test videos only" if n == 1 else "seeds × videos; single runs: videos"

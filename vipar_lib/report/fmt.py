@@ -17,7 +17,7 @@ import math
 
 from ..metrics import decimals
 
-__all__ = ["num", "places", "interval", "with_ci", "sig", "MISSING", "MAX_DECIMALS"]
+__all__ = ["num", "places", "interval", "with_ci", "per_seed", "sig", "MISSING", "MAX_DECIMALS"]
 
 MISSING = "–"
 MAX_DECIMALS = 4
@@ -71,6 +71,11 @@ def with_ci(x, lo, hi, effect: bool = False, resolved: bool | None = None, unit:
     d = places(lo, hi, effect, resolved)
     ci = interval(lo, hi, d, effect)
     return f"{num(x, d, effect)}{unit}" + (f" {ci}" if ci else "")
+
+
+def per_seed(values, d: int, sign: bool = False) -> str:
+    """Each seed's value at ``d`` decimals, ``a · b · c``; empty for a single run (nothing to show)."""
+    return " · ".join(num(v, d, sign) for v in values) if values is not None and len(values) > 1 else ""
 
 
 def sig(x, digits: int = 3) -> str:

@@ -494,10 +494,6 @@ Paper numbers are the paper's (UCF101); every other number was computed by the r
     return p
 
 
-def _per_seed(values, d: int, sign: bool = False) -> str:
-    return " · ".join(_f(v, d, sign) for v in values) if values and len(values) > 1 else ""
-
-
 def _claim_html(cc: dict) -> str:
     a, g = cc["accuracy"], cc["gains"]
     n = len(cc.get("seeds", [])) or 1
@@ -518,7 +514,7 @@ def _findings_html(findings: list[dict], n: int) -> str:
     rows = "".join(f"<tr><td>{html.escape(f['finding (paper)'])}</td><td>{html.escape(f['rows'])}</td>"
                    f"<td class=n>{_f(f['paper Δ'], 1, True)}</td>"
                    f"<td class=n>{_f(f['this run Δ'], d(f), True)}</td>"
-                   + (f"<td class=n>{_per_seed(f.get('per seed'), d(f), True)}</td>" if n > 1 else "")
+                   + (f"<td class=n>{fmt.per_seed(f.get('per seed'), d(f), True)}</td>" if n > 1 else "")
                    + f"<td class=n>{fmt.interval(f['low'], f['high'], d(f), True)}</td>"
                    f"<td>{f['resolved']}{'' if f.get('seeds', 1) > 1 else ' (single run)'}</td><td>{f['agrees']}</td>"
                    "</tr>" for f in findings)
@@ -538,7 +534,7 @@ def _rows_html(rows: list[dict], synthetic: bool, chance, n: int) -> str:
         cells = [html.escape(r["table"]), html.escape(r["id"]), html.escape(r["method"]), eff,
                  _f(r.get("paper_effect"), 1, True), fmt.with_ci(r["run"], r["ci_low"], r["ci_high"])]
         if n > 1:
-            cells.append(_per_seed(r.get("run_seeds"), d))
+            cells.append(fmt.per_seed(r.get("run_seeds"), d))
         cells += [_f(r["mean_class"], d), _f(r["paper"])]
         if not synthetic:
             cells.append(_f(r["run"] - r["paper"], d, True) if r.get("paper") is not None else "–")

@@ -37,13 +37,10 @@ from . import fmt
 from .results import row_cost, row_seed_logits
 
 __all__ = ["result_row", "seed_interval", "compare_table", "build_table", "style_table", "save_csv", "decimals",
-           "reference_of", "verdict", "SYNTHETIC_BANNER", "RESAMPLES_NOTE"]
+           "reference_of", "verdict", "SYNTHETIC_BANNER"]
 
 SYNTHETIC_BANNER = ("These numbers come from SYNTHETIC data (profile {profile}). They test the pipeline and show the "
                     "direction of effects on a toy problem; they are not a reproduction of the paper's UCF101 results.")
-RESAMPLES_NOTE = {"seeds and test videos": "over seeds and test videos (a rerun with another seed is inside it)",
-                  "test videos only": "over test videos only, of a single run (a rerun with another seed is not "
-                                      "inside it)"}
 
 
 def _seeds(x) -> list[LogitsFile]:
@@ -162,15 +159,6 @@ def build_table(plan: Plan, table: str) -> pd.DataFrame:
 _fmt = fmt.num
 
 
-def fmt_ci(lo, hi, d: int, sign: bool = False) -> str:
-    """``[lo, hi]`` at ``d`` decimals (:func:`vipar_lib.report.fmt.interval`)."""
-    return fmt.interval(lo, hi, d, sign)
-
-
-def _per_seed(values, d: int, sign: bool = False) -> str:
-    return " · ".join(_fmt(v, d, sign) for v in values) if values is not None and len(values) > 1 else ""
-
-
 def _resolved_text(r) -> str:
     res = r.get("resolved", "")
     if res.startswith("yes"):
@@ -192,7 +180,7 @@ def _effect_columns(df: pd.DataFrame, n: int, where: str) -> dict:
             "this run: Δ top-1" + (f" (mean of {n} seeds)" if n > 1 else ""):
                 [_fmt(e, k, True) for e, k in zip(df["effect"], d)]}
     if n > 1:
-        cols["Δ per seed"] = [_per_seed(v, k, True) for v, k in zip(df["effect_seeds"], d)]
+        cols["Δ per seed"] = [fmt.per_seed(v, k, True) for v, k in zip(df["effect_seeds"], d)]
         cols["Δ seed SD"] = [_fmt(v, k) for v, k in zip(df["effect_sd"], d)]
     cols[f"Δ 95% CI ({where})"] = [fmt.interval(lo, hi, k, True)
                                    for lo, hi, k in zip(df["effect_low"], df["effect_high"], d)]
@@ -206,7 +194,7 @@ def _accuracy_columns(df: pd.DataFrame, n: int, where: str, synthetic: bool) -> 
     cols = {"this run: top-1 (%)" + (f" (mean of {n} seeds)" if n > 1 else ""):
             [_fmt(x, k) for x, k in zip(df["run"], d)]}
     if n > 1:
-        cols["top-1 per seed"] = [_per_seed(v, k) for v, k in zip(df["run_seeds"], d)]
+        cols["top-1 per seed"] = [fmt.per_seed(v, k) for v, k in zip(df["run_seeds"], d)]
         cols["seed SD"] = [_fmt(v, k) for v, k in zip(df["run_sd"], d)]
     cols[f"95% CI ({where})"] = [fmt.interval(lo, hi, k) or "–" for lo, hi, k in zip(df["ci_low"], df["ci_high"], d)]
     cols["mean per-class (%)"] = [_fmt(x, k) for x, k in zip(df["mean_class"], d)]

@@ -30,6 +30,7 @@ from pathlib import Path
 from .. import REPO_DIR
 from ..data.splits import load_split_dir, vipriors_split
 from ..data.synth import list_sizes
+from ..engine.runs import is_finished
 from ..models.info import model_info
 from ..paper import TABLES
 from ..paths import resolve
@@ -206,7 +207,7 @@ def cost_plan(plan: Plan, tables=TABLES, throughput_tflops: float | None = None,
             eval_pflop += sizes[q.split] * q.clips * g / 1e6
             groups.add((q.split, q.interval, q.clips))
         decode += sum(sizes[s] * min(k * (t + extra), mean_frames or k * (t + extra)) for s, _, k in groups)
-        state = "finished" if (run.dir / "final.json").is_file() else "started" if (run.dir / "last.pt").is_file() \
+        state = "finished" if is_finished(run.dir) else "started" if (run.dir / "last.pt").is_file() \
             else "to train"
         rows.append(RunCost(run.name, cfg.train.seed, cfg.model.name, cfg.data.input_type, t, cfg.train.epochs, clips,
                             fwd, params, train_pflop, eval_pflop, decode / 1e6, state, run_settings(cfg)))

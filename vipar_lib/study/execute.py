@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..data import splits as S
-from ..data.identity import SPLIT_LISTS, folder_lock, write_atomic
+from ..data.identity import SPLIT_LISTS, folder_lock
 from ..engine.runs import write_text_atomic
 from ..paper import TABLES
 from ..paths import portable, resolve
@@ -71,7 +71,7 @@ def prepare_data(study: StudyConfig, progress: bool = True) -> Prepared:
         want = split_identity(study)
         if not all((out / n).is_file() for n in SPLIT_LISTS) or _read_json(marker) != want:
             S.write_split(split, out)
-            write_atomic(marker, json.dumps(want, indent=1).encode())
+            write_text_atomic(marker, json.dumps(want, indent=1))
     return Prepared(split, out, video_root(study))
 
 
