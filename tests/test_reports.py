@@ -61,7 +61,7 @@ def test_compare_table_marks_unresolved_differences():
 
 
 def test_rounding_follows_interval_width():
-    assert [decimals(w) for w in (25.0, 9.9, 1.0, 0.4, float("nan"))] == [0, 1, 1, 2, 0]
+    assert [decimals(w) for w in (25.0, 9.9, 1.0, 0.4, 0.0, float("nan"))] == [0, 1, 1, 2, 1, 0]
 
 
 @pytest.mark.slow

@@ -177,3 +177,7 @@ def test_vipar_power_answers_offline_for_every_finding(profile, tmp_path, releas
     # the views of one model disagree less than two models: a narrower interval
     hw = {f["id"]: f["test_halfwidth"] for f in r["findings"]}
     assert hw["F13"] < hw["F1"] and hw["F14"] < hw["F12"]
+    if profile == "demo":                          # a CPU-size study: its small cost is shown, not rounded to 0.0
+        text = subprocess.run([sys.executable, "-m", "vipar_lib.cli", "power", "--profile", profile, "--set",
+                               f"runs_dir={tmp_path}/runs"], capture_output=True, text=True, timeout=300).stdout
+        assert "study: <0.1 GPU-hours per seed" in text and " 0.0 " not in text.replace("+0.0", "")

@@ -205,10 +205,14 @@ def paired_difference(logits_a, logits_b, labels, n: int = 1000, seed: int = 0,
 
 
 def decimals(width: float) -> int:
-    """Decimals a percentage deserves when its 95% interval is ``width`` points wide (0, 1 or 2)."""
+    """Decimals a percentage deserves when its 95% interval is ``width`` points wide (0, 1 or 2).
+
+    A zero-width interval (every seed and every resampled video set gives the same value, as for a
+    view that changes no prediction) gets 1: more decimals would only print zeros.
+    """
     if not np.isfinite(width) or width >= 10:
         return 0
-    return 1 if width >= 1 else 2
+    return 1 if width >= 1 or width == 0 else 2
 
 
 # -- intervals over seeds and test videos ------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 * A percentage with a 95% interval (an accuracy, an effect in points) gets the decimals its own
   interval justifies, :func:`vipar_lib.metrics.decimals` of the interval's width (0 decimals from
-  10 points wide, 1 from 1 point, else 2); the estimate and both ends share them. So one effect reads
-  the same on every page that shows it (Table 1, the findings, the summary, the index), whatever
-  else the table holds.
+  10 points wide, 1 from 1 point or at exactly 0, else 2); the estimate and both ends share them. So
+  one effect reads the same on every page that shows it (Table 1, the findings, the summary, the
+  index), whatever else the table holds.
 * An *effect* whose interval excludes 0 (resolved) keeps as many more decimals as it takes for the
   end nearest 0 not to print as 0: ``[-1.13, -0.04]``, never ``[-1.1, -0.0]``.
 * Numbers without an interval: the paper's numbers with their 1 printed decimal, counts as integers,

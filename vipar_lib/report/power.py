@@ -238,6 +238,13 @@ def power_analysis(plan: Plan, seed_sd: dict | None = None, release_dir=None, li
                     "(the test set's own half-width is the floor more seeds cannot lower)"}
 
 
+def _hours(h: float | None) -> str:
+    """GPU-hours to one decimal; a small nonzero cost (the demo's) reads "<0.1", not "0.0"."""
+    if h is None:
+        return "–"
+    return "<0.1" if 0 < h < 0.05 else f"{h:.1f}"
+
+
 def format_power(r: dict) -> str:
     """The analysis as text, one line per finding."""
     lines = [f"power analysis, profile {r['profile']} ({r['reading']} reading): {r['assumptions']['power']:.0%} power, "
@@ -247,7 +254,7 @@ def format_power(r: dict) -> str:
              f"{'MDE@cfg':>8}  seed SD source"]
     for f in r["findings"]:
         need = f["seeds_needed"] if f["seeds_needed"] is not None else f">{r['assumptions']['max_seeds']}"
-        gh = f"{f['gpu_hours']:.1f}" if f["gpu_hours"] is not None else "–"
+        gh = _hours(f["gpu_hours"])
         lines.append(f"{f['id']:4} {f['kind']:9} {f['paper_delta']:+7.1f} {f['test_halfwidth']:6.2f} "
                      f"{f['seed_sd']:7.2f}  {need!s:>12} {gh:>7} {f['mde']:5.1f}@{f['seeds_configured']:<2} "
                      f"{f['seed_sd_source']}")
@@ -256,7 +263,7 @@ def format_power(r: dict) -> str:
         f"{b['seeds']} seed{'s' if b['seeds'] > 1 else ''}: {b['resolvable']}" for b in shown)
         + " (1 seed: a single run's interval, test videos only — it ignores seed noise)")
     rec = r["recommended"]
-    lines.append(f"study: {r['study_gpu_hours_per_seed']:.1f} GPU-hours per seed "
+    lines.append(f"study: {_hours(r['study_gpu_hours_per_seed'])} GPU-hours per seed "
                  f"({r['assumptions']['gpu_hours_source']})")
     lines.append(f"recommended within {r['assumptions']['budget_gpu_hours']:.0f} GPU-hours: "
                  + (f"{rec['seeds']} seeds ({rec['why']})" if rec["seeds"] else rec["why"]))
@@ -272,7 +279,7 @@ def power_table(r: dict):
              "seed SD": f"{f['seed_sd']:.2f}", "seed SD from": f["seed_sd_source"],
              f"seeds for {r['assumptions']['power']:.0%}": f["seeds_needed"] if f["seeds_needed"] is not None else
              f">{r['assumptions']['max_seeds']}",
-             "GPU-h": f"{f['gpu_hours']:.1f}" if f["gpu_hours"] is not None else "–",
+             "GPU-h": _hours(f["gpu_hours"]),
              f"MDE at {f['seeds_configured']} seed(s)": f"{f['mde']:.1f}"} for f in r["findings"]]
     df = pd.DataFrame(rows)
     return df.style.hide(axis="index").set_caption(
@@ -330,7 +337,7 @@ def show_power(plan: Plan, seed_sd: dict | None = None) -> dict | None:
     md(f"Findings resolvable with {pw} power: " + ", ".join(f"**{b['resolvable']}** at {b['seeds']} seed"
                                                          f"{'s' if b['seeds'] > 1 else ''}" for b in shown)
        + " (one seed: a single run's interval over test videos only, which ignores seed noise). "
-       + f"This study costs {r['study_gpu_hours_per_seed']:.1f} GPU-hours per seed "
+       + f"This study costs {_hours(r['study_gpu_hours_per_seed'])} GPU-hours per seed "
        f"({r['assumptions']['gpu_hours_source']}); within {r['assumptions']['budget_gpu_hours']:.0f} GPU-hours the "
        + (f"recommendation is **{rec['seeds']} seeds**: {rec['why']}." if rec["seeds"] else f"{rec['why']}."))
     show_figure(power_figure(r), f"Smallest effect resolved with {pw} power against seeds per row, per kind of "

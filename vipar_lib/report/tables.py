@@ -241,8 +241,10 @@ def style_table(df: pd.DataFrame, caption: str = "", synthetic: bool = True, cha
     sty = out.style.hide(axis="index").set_properties(subset=text, **{"text-align": "left"})
     sty = sty.set_properties(subset=[c for c in out if "CI" in c or "per seed" in c], **{"white-space": "nowrap"})
     sty = sty.set_caption(cap)
+    # cells a little tighter than JupyterLab's 0.5em: a 3-seed table fits a 1280-px window without scrolling
     return sty.set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; "
-                                                                  "text-align: left; font-size: 1.05em"}])
+                                                                  "text-align: left; font-size: 1.05em"},
+                                 {"selector": "td, th", "props": "padding: 0.3em 0.25em; font-size: 0.92em"}])
 
 
 def save_csv(df: pd.DataFrame, path) -> Path:
