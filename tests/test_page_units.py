@@ -118,3 +118,28 @@ def test_a_page_is_rendered_again_when_the_release_folder_or_the_dataset_changes
     assert any("the study's inputs changed" in s for s in said)
     before = runner.inputs_fingerprint(load_study("smoke", over))
     assert runner.inputs_fingerprint(load_study("smoke", {**over, "dataset": {"groups": 3}})) != before
+
+
+def test_a_page_is_rendered_again_when_a_run_it_reads_is_trained_again_and_not_for_other_tables(tmp_path):
+    """A run retrained or re-evaluated under the same hash (``--force``) changes the inputs of the pages that
+    read it (its table's and the summary), not of the pages of other tables or of the data page."""
+    from vipar_lib.report import runner
+    from vipar_lib.study import load_study
+    from vipar_lib.study.plan import plan_study
+    study = load_study("smoke", {"runs_dir": str(tmp_path / "runs")})
+    plan = plan_study(study)
+    only_t1 = [r for r in plan.runs_for(["table1"]) if r.name not in {q.name for q in plan.runs_for(["table2"])}]
+    assert only_t1
+    pages = ("00_data", "01_module_ablations", "02_backbones", "05_summary")
+    before = {p: runner.inputs_fingerprint(study, p) for p in pages}
+    run = only_t1[-1]
+    run.dir.mkdir(parents=True)
+    (run.dir / "final.json").write_text('{"epochs": 1}')
+    after = {p: runner.inputs_fingerprint(study, p) for p in pages}
+    assert after["01_module_ablations"] != before["01_module_ablations"]
+    assert after["05_summary"] != before["05_summary"]
+    assert after["02_backbones"] == before["02_backbones"] and after["00_data"] == before["00_data"]
+    q = next(q for q in plan.requests(["table1"]) if q.run == run.name)
+    plan.logits_path(q).parent.mkdir()
+    plan.logits_path(q).write_bytes(b"npz")
+    assert runner.inputs_fingerprint(study, "01_module_ablations") != after["01_module_ablations"]

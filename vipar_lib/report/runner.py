@@ -157,12 +157,39 @@ def _package_digest() -> str:
     return h.hexdigest()
 
 
-def inputs_fingerprint(study) -> str:
-    """12 hex digits of sha1 over what a page reads besides its settings: the run directories of the study's
-    plan (their hashes hold the dataset's identity: its lists and videos, a prepared copy) and the files of
-    the release folder (name and size; it may appear after a page said it was missing)."""
+PAGE_TABLES = {"00_data": (), **{nb: (t,) for nb, t in TABLE_OF.items()}}   # other pages: every table
+
+
+def _stat(p: Path) -> str:
+    try:
+        st = p.stat()
+    except OSError:
+        return "-"
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def inputs_fingerprint(study, page: str | None = None) -> str:
+    """12 hex digits of sha1 over what a page reads besides its settings and code.
+
+    * the run directories of the study's plan (their hashes hold the dataset's identity: its lists and
+      videos, a prepared copy);
+    * what the page's tables read from the run store (:data:`PAGE_TABLES`; every table for the summary,
+      the released-logits page and a page it does not know): each run's ``final.json`` and each logits
+      file, by size and mtime, so a run trained or evaluated again under the same hash (``--force``)
+      renders the page again, while runs of other tables, trained after the page, leave it current;
+    * the files of the release folder (name and size; it may appear after a page said it was missing).
+    """
+    from ..paper import TABLES
     from ..study.plan import plan_study
-    h = hashlib.sha1("\n".join(sorted(r.dir.name for r in plan_study(study).runs.values())).encode())
+    plan = plan_study(study)
+    h = hashlib.sha1("\n".join(sorted(r.dir.name for r in plan.runs.values())).encode())
+    tables = PAGE_TABLES.get(page, TABLES) if page is not None else TABLES
+    if tables:
+        for r in plan.runs_for(tables):
+            h.update(f"\n{r.dir.name}/final.json {_stat(r.dir / 'final.json')}".encode())
+        for q in plan.requests(tables):
+            p = plan.logits_path(q)
+            h.update(f"\n{p.parent.parent.name}/{p.name} {_stat(p)}".encode())
     rel = resolve(study.release.dir) if study.release.dir else None
     if rel is not None and rel.is_dir():
         for p in sorted(rel.rglob("*")):
@@ -228,7 +255,8 @@ def page_state(out_dir: Path, name: str, entry: dict | None, settings: str | Non
     if code is not None and entry.get("code") != code:
         return False, "vipar's code or the notebook changed since the page was rendered"
     if inputs is not None and entry.get("inputs") != inputs:
-        return False, "the study's inputs changed since the page was rendered (its dataset or the released files)"
+        return False, ("the study's inputs changed since the page was rendered (its dataset, the runs or logits it "
+                       "reads, or the released files)")
     why = _changed(Path(out_dir), entry["unit"])
     if why:
         return False, why
@@ -336,7 +364,7 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
     t_start = time.time()
     for i, name in enumerate(names, 1):
         current, why = page_state(out_dir, name, status.get(name), run.settings, run.code(name),
-                                  inputs_fingerprint(study))
+                                  inputs_fingerprint(study, name))
         where = f"[{study.profile}] {i}/{len(names)} {name}"
         if current and not force:
             log(f"{where}: done in an earlier run with these settings, kept (--force re-runs it)")
@@ -389,7 +417,7 @@ class _Run:
             if not good:
                 raise RuntimeError(err)
             row.update(status="ok", unit=_unit(self.out_dir, name, before),
-                       inputs=inputs_fingerprint(self.study))          # after the run: 00_data makes the data
+                       inputs=inputs_fingerprint(self.study, name))    # after the run: it may train, make data
         except Exception as e:  # one failed notebook must not stop the others
             (self.out_dir / f"{name}.error.txt").write_text(traceback.format_exc())
             row.update(status="failed", error=_error(e, executed))
