@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vipar_lib.data.identity import fingerprint, split_fingerprint
+from vipar_lib.data.identity import fingerprint, listed_videos, split_fingerprint
 from vipar_lib.data.splits import load_split_dir, vipriors_split, write_split
 from vipar_lib.data.synth import content_fingerprint, generate
 from vipar_lib.study import load_study, plan_study, prepare_data
@@ -120,3 +120,13 @@ def test_two_processes_preparing_one_fresh_data_root_both_succeed(tmp_path):
     assert len(videos) == 24 and all(v.stat().st_size > 1000 for v in videos)
     record = json.loads((tmp_path / "data" / "synth.json").read_text())
     assert record["fingerprint"] == content_fingerprint(tmp_path / "data", progress=False)
+
+
+def test_listed_videos_reads_a_list_saved_with_a_byte_order_mark_as_the_split_reader_does(tmp_path):
+    """A list saved by an editor with a UTF-8 BOM names the same first video (its content is hashed under it)."""
+    plain, bom = tmp_path / "a.txt", tmp_path / "b.txt"
+    text = "ApplyEyeMakeup\\v_ApplyEyeMakeup_g08_c01.avi 1\r\nArchery/v_Archery_g01_c01.avi 3\r\n"
+    plain.write_text(text, newline="")
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert listed_videos([bom]) == listed_videos([plain]) == ["ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi",
+                                                            "Archery/v_Archery_g01_c01.avi"]

@@ -172,7 +172,7 @@ def listed_videos(files: Iterable[Path]) -> list[str]:
     out = []
     for f in files:
         try:
-            text = Path(f).read_text(errors="replace")
+            text = Path(f).read_bytes().decode("utf-8-sig", errors="replace")    # as splits.read_list: no BOM
         except OSError:
             continue
         out += [ln.split()[0].replace("\\", "/") for ln in text.splitlines() if ln.split()]
