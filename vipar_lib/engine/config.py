@@ -240,7 +240,7 @@ def _identify(d: DataConfig) -> None:
     from ..data.identity import content_id, content_tag
     from ..paths import resolve
     if d.split_dir and (not d.dataset_id or content_tag(d.dataset_id)):
-        d.dataset_id = content_id(d.dataset_id, resolve(d.split_dir), resolve(d.video_root or d.split_dir))
+        d.dataset_id = content_id(d.dataset_id, resolve(d.split_dir), resolve(d.video_root))    # as the loader reads it
 
 
 # fields that do not change what a run computes, left out of its hash
