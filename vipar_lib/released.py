@@ -48,7 +48,6 @@ from .metrics import (
     class_mean,
     correct,
     discordance_halfwidth,
-    paired_difference,
     predictions,
     top1,
     topk_accuracy,
@@ -498,9 +497,14 @@ def _ci_doc(boot: Bootstrap) -> dict:
 
 
 def _paired(rel: Release, a: np.ndarray, b: np.ndarray, boot: Bootstrap, n_boot: int, seed: int) -> dict:
-    """Paired differences a - b: top-1 via :func:`vipar_lib.metrics.paired_difference`, mean per-class on ``boot``."""
-    d1, lo1, hi1 = paired_difference(a, b, rel.label, n=n_boot, seed=seed)
+    """Paired differences a - b, top-1 and mean per-class, on the resamples of ``boot`` (the draws
+    :func:`vipar_lib.metrics.paired_difference` makes with the same ``n_boot`` and ``seed``, made once)."""
     ca, cb = _correct(a, rel.label), _correct(b, rel.label)
+    if boot.n != n_boot:
+        raise ValueError(f"bootstrap has {boot.n} resamples, asked for {n_boot}")
+    d = ca - cb
+    d1 = float(d.mean())
+    lo1, hi1 = boot.interval(boot.mean(d))
     c = len(rel.classes)
     dm = boot.mean_class(ca) - boot.mean_class(cb)
     lo, hi = boot.interval(dm)
