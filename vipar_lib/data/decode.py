@@ -33,6 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..paths import write_atomic
+
 __all__ = ["VideoIndex", "index_video", "read_planes", "VideoIndexStore", "Planes", "FORMATS", "INDEX_VERSION",
            "plane_bytes"]
 
@@ -341,11 +343,8 @@ class VideoIndexStore:
         """Write the index if it changed (atomic); a read-only folder is skipped silently (probed next time)."""
         if not (self.path and self.dirty):
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"version": INDEX_VERSION, "videos": self.items}, separators=(",", ":")))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps({"version": INDEX_VERSION, "videos": self.items}, separators=(",", ":")))
             self.dirty = False
         except OSError:
-            tmp.unlink(missing_ok=True)
+            pass

@@ -34,10 +34,11 @@ import secrets
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..paths import write_atomic
 from .splits import SplitError
 
 __all__ = ["fingerprint", "split_fingerprint", "video_hashes", "listed_videos", "content_id", "content_tag",
-           "write_atomic", "folder_lock", "DatasetChangedError", "CACHE_NAME", "SPLIT_LISTS"]
+           "folder_lock", "DatasetChangedError", "CACHE_NAME", "SPLIT_LISTS"]
 
 CACHE_NAME = ".video-hashes.json"
 SPLIT_LISTS = ("classInd.txt", "train.txt", "validation.txt", "test.txt")
@@ -48,22 +49,6 @@ _PROGRESS_FROM = 200                # a progress bar when at least this many vid
 
 class DatasetChangedError(SplitError):
     """The data a run was trained on changed since; the message names the run and what to do."""
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a uniquely named temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)      # the umask applies, as for open()
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager

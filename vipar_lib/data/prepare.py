@@ -26,6 +26,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from ..paths import write_atomic
+
 __all__ = ["prepare_videos", "transcode", "prepared_info", "MANIFEST", "PREPARE_VERSION", "VIDEO_SUFFIXES"]
 
 MANIFEST = ".vipar-prepared.json"
@@ -130,9 +132,7 @@ def _stamp(p: Path) -> list:
 
 
 def _write_manifest(dst: Path, manifest: dict) -> None:
-    tmp = dst / f".{MANIFEST}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=0, sort_keys=True))
-    os.replace(tmp, dst / MANIFEST)
+    write_atomic(dst / MANIFEST, json.dumps(manifest, indent=0, sort_keys=True))
 
 
 def prepare_videos(src, dst, short_side: int = 128, workers: int = 1, progress: bool = True) -> dict:

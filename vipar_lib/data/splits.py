@@ -31,6 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..paths import write_atomic
+
 __all__ = [
     "SplitError", "VideoEntry", "Split", "read_class_index", "read_ucf_list",
     "vipriors_split", "load_split_dir", "write_split", "group_leakage", "parse_ucf_name",
@@ -298,22 +300,11 @@ def write_split(split: Split, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ids = split.class_ids or list(range(1, split.num_classes + 1))
-    written = [_write_atomic(out_dir / "classInd.txt", "".join(f"{ids[i]} {c}\n" for i, c in enumerate(split.classes)))]
+    written = [write_atomic(out_dir / "classInd.txt", "".join(f"{ids[i]} {c}\n" for i, c in enumerate(split.classes)))]
     for s, rows in split.entries.items():
-        written.append(_write_atomic(out_dir / f"{s}.txt",
+        written.append(write_atomic(out_dir / f"{s}.txt",
                                      "".join(f"{e.path} {ids[e.label] if e.label >= 0 else 0}\n" for e in rows)))
     return written
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    """A uniquely named temporary file renamed over ``path``: a reader sees the old list or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def load_split_dir(split_dir: Path, names: Sequence[str] = SPLITS, allow_duplicates: bool = False) -> Split:

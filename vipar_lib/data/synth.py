@@ -76,7 +76,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .identity import CACHE_NAME, fingerprint, folder_lock, listed_videos, write_atomic
+from ..paths import write_atomic
+from .identity import CACHE_NAME, fingerprint, folder_lock, listed_videos
 
 __all__ = ["default_test_groups", "list_sizes", "CLASSES", "REVERSE_OF", "MIRROR_OF", "SCENE_OF", "MOTION_OF",
            "SCENES", "generate", "prepare", "content_fingerprint", "render_clip", "write_avi", "cue_ceilings",

@@ -34,11 +34,10 @@ import csv
 import errno
 import io
 import json
-import os
 from pathlib import Path
 
-from ..paths import resolve
-from .checkpoint import checkpoint_epoch, mkstemp_ordinary
+from ..paths import resolve, write_atomic
+from .checkpoint import checkpoint_epoch
 from .config import RunConfig, config_from_dict, config_hash
 from .errors import RunDirError
 from .lease import lease
@@ -55,20 +54,16 @@ def run_dir(cfg: RunConfig) -> Path:
 
 
 def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` (ordinary permissions), fsync, rename over it."""
+    """:func:`vipar_lib.paths.write_atomic` into a run store; a folder it cannot write is a one-line
+    :class:`RunDirError` naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = mkstemp_ordinary(path, text=True)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        write_atomic(path, text)
+    except PermissionError as e:
+        raise RunDirError(f"{path.parent}: cannot write here ({e.strerror}); make it writable or use another "
+                          f"runs_dir") from None
+    except OSError as e:
+        raise RunDirError(f"{path.parent}: cannot write {path.name} ({e.strerror})") from None
 
 
 def load_run_config(run) -> RunConfig:

@@ -43,8 +43,7 @@ import traceback
 from pathlib import Path
 
 from .. import REPO_DIR
-from ..engine.runs import write_text_atomic
-from ..paths import resolve
+from ..paths import resolve, write_atomic
 from ..study.config import load_study
 from ..study.dryrun import dry_run_overrides
 from ..typed import merge
@@ -137,7 +136,7 @@ def settings_fingerprint(study) -> str:
 
 def _write_status(out_dir: Path, status: dict) -> None:
     """``status.json`` replaced at once: a kernel's unit watch and ``reproduce`` never see half of it."""
-    write_text_atomic(Path(out_dir) / STATUS_FILE, json.dumps(status, indent=1))
+    write_atomic(Path(out_dir) / STATUS_FILE, json.dumps(status, indent=1))
 
 
 def code_fingerprint(notebook: Path, package: str | None = None) -> str:
