@@ -138,9 +138,9 @@ def _former_float_input(x, gain, contrast, input_type, diff_std=STD):
 class _Recorder(ClipTransform):
     """Keeps the uint8 geometry output and the gain/contrast drawn, to feed the former conversion."""
 
-    def _train(self, x, rng, idx=None):
-        out = super()._train(x, rng, idx)
-        self.seen = out
+    def apply(self, x, p, idx=None):
+        out = super().apply(x, p, idx)
+        self.seen = out, float(p[11]), float(p[12])
         return out
 
 
@@ -165,7 +165,7 @@ def test_device_normalisation_is_the_former_cpu_conversion_bit_for_bit(input_typ
     for view in ("center", "flip", "concat_reverse"):
         tv = ClipTransform(crop_size=40, input_type=input_type, view=view)
         x, a = tv.clip(frames, np.random.default_rng(1))
-        geo = tv._test(torch.from_numpy(frames), np.random.default_rng(1))
+        geo = tv.apply(torch.from_numpy(frames), tv.plan(60, 80, np.random.default_rng(1)))
         assert torch.equal(normalize_clips(x[None], a[None], input_type)[0], _former_float_input(geo, 1.0, 1.0,
                                                                                                input_type))
 

@@ -414,24 +414,16 @@ class ClipTransform:
         without copying whole frames (evaluation decodes once per video, :class:`MultiViewDataset`).
         Every random choice of the clip is drawn from ``rng`` here, in the same order as always;
         with ``short_side_range`` the clip's short side is drawn first and its frames resized to it.
-        This is :meth:`plan` (the draws) followed by the geometry of :meth:`apply`, on the host.
+        It is :meth:`plan` (the draws) followed by :meth:`apply` (the geometry) where the frames are.
         """
         x = frames if torch.is_tensor(frames) else torch.from_numpy(np.ascontiguousarray(frames))
-        if idx is not None:
-            idx = torch.as_tensor(idx, dtype=torch.long)
-        if self.short_side_range:
-            lo, hi = self.short_side_range
-            side = int(rng.integers(lo, hi + 1))                # release: np.random.randint(128, 161) per clip
-            x = resize_short_side(x if idx is None else x.index_select(0, idx), side)
-            idx = None
+        p = self.plan(x.shape[1], x.shape[2], rng)
+        y = self.apply(x, p, idx)
         if self.view is None and self.augment.scheme == "release":
-            x, hls = self._train_release(x, rng, idx)
-            return x.permute(0, 2, 3, 1).contiguous(), release_affine(hls)
-        if self.view is None:
-            x, gain, contrast = self._train(x, rng, idx)
+            affine = release_affine(tuple(float(v) for v in p[13:17]))
         else:
-            x, gain, contrast = self._test(x, rng, idx), 1.0, 1.0
-        return x.permute(0, 2, 3, 1).contiguous(), text_affine(x, gain, contrast)
+            affine = text_affine(y, float(p[11]), float(p[12]))            # 1, 1 for test views
+        return y.permute(0, 2, 3, 1).contiguous(), affine
 
     # -- the two halves: draws (plan, wherever the frames are decoded) and geometry (apply, anywhere) ------
     def plan(self, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -508,12 +500,6 @@ class ClipTransform:
             x = x.flip(-1)
         return x.flip(0) if p[10] else x
 
-    def _train(self, x, rng, idx=None):
-        """Text-scheme training geometry -> (clip (T, 3, crop, crop), gain, contrast)."""
-        p = np.zeros(PLAN_SIZE)
-        self._plan_train(p, x.shape[1], x.shape[2], rng)
-        return self._apply_train(x, p, idx), float(p[11]), float(p[12])
-
     def _plan_release(self, p, h, w, rng):
         """``augment.scheme="release"`` (module docstring): crop, RandomScale, crop, flip and the HLS shift
         ``(on, dH, dL, dS)``, each drawn once per clip."""
@@ -552,12 +538,6 @@ class ClipTransform:
             x = x.flip(-1)
         return x.flip(0) if p[10] else x
 
-    def _train_release(self, x, rng, idx=None):
-        """Release-scheme training geometry -> (clip (T, 3, crop, crop), HLS shift (on, dH, dL, dS))."""
-        p = np.zeros(PLAN_SIZE)
-        self._plan_release(p, x.shape[1], x.shape[2], rng)
-        return self._apply_release(x, p, idx), tuple(float(v) for v in p[13:17])
-
     def _plan_test(self, p, h, w, rng):
         side = min(self.crop_size, h, w)
         if self.view == "random_crop" or self.crop == "random":
@@ -579,11 +559,6 @@ class ClipTransform:
             # residual input: the turning point contributes one zero difference
             x = torch.cat([x, x.flip(0)], 0)
         return x
-
-    def _test(self, x, rng, idx=None):
-        p = np.zeros(PLAN_SIZE)
-        self._plan_test(p, x.shape[1], x.shape[2], rng)
-        return self._apply_test(x, p, idx)
 
 
 def text_affine(x: torch.Tensor, gain: float, contrast: float) -> torch.Tensor:
