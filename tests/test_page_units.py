@@ -143,3 +143,18 @@ def test_a_page_is_rendered_again_when_a_run_it_reads_is_trained_again_and_not_f
     plan.logits_path(q).parent.mkdir()
     plan.logits_path(q).write_bytes(b"npz")
     assert runner.inputs_fingerprint(study, "01_module_ablations") != after["01_module_ablations"]
+
+
+def test_reproduce_keeps_the_rows_another_writer_added_to_status_json_meanwhile(pages_env):
+    """A kernel's unit watch or a second reproduce writes status.json while reproduce runs: its rows stay."""
+    from vipar_lib.report import runner
+    kw, out, _ = pages_env
+
+    def other_writer(line):
+        if "running" in line and " b:" in line:                   # between page a and page b
+            with runner._status_update(out) as st:
+                st["c"] = {"status": "failed", "error": "written by another process"}
+    res = reproduce("smoke", **{**kw, "log": other_writer})
+    assert res["ran"] == ["a", "b"]
+    st = read_status(out)
+    assert st["c"]["error"] == "written by another process" and st["a"]["status"] == st["b"]["status"] == "ok"

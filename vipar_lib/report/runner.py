@@ -32,6 +32,8 @@ writes the same bytes and leaves every page current. ``index.html`` shows each p
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import html
 import json
@@ -65,6 +67,7 @@ TITLES = {"00_data": "Data: split, group leakage, RGB and residual frames",
 TABLE_OF = {"01_module_ablations": "table1", "02_backbones": "table2", "03_test_time_augmentation": "table3",
             "04_ensembles": "table4"}
 STATUS_FILE = "status.json"
+STATUS_LOCK = ".status.lock"                 # flock of read-modify-writes of status.json
 REPRODUCE_ENV = "VIPAR_REPRODUCE"       # set while `vipar reproduce` runs a notebook: it records the unit itself
 _NOT_UNIT = {STATUS_FILE, "index.html"}
 
@@ -137,6 +140,19 @@ def settings_fingerprint(study) -> str:
 def _write_status(out_dir: Path, status: dict) -> None:
     """``status.json`` replaced at once: a kernel's unit watch and ``reproduce`` never see half of it."""
     write_atomic(Path(out_dir) / STATUS_FILE, json.dumps(status, indent=1))
+
+
+@contextlib.contextmanager
+def _status_update(out_dir: Path):
+    """``with _status_update(out) as status:`` read, change and write ``status.json`` under an ``flock`` on
+    ``.status.lock``: a kernel's unit watch and a second ``reproduce`` of the profile never undo each other's
+    rows (each writer changes only its own rows of the file as it is now)."""
+    out_dir = Path(out_dir)
+    with open(out_dir / STATUS_LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        status = read_status(out_dir)
+        yield status
+        _write_status(out_dir, status)
 
 
 def code_fingerprint(notebook: Path, package: str | None = None) -> str:
@@ -318,10 +334,12 @@ def watch_page_units(study) -> None:
 
 
 def _check_units(out_dir: Path, profile: str, synthetic: bool) -> None:
-    status = read_status(out_dir)
     try:
-        if status and mark_stale_pages(out_dir, status, profile):
-            _write_status(out_dir, status)
+        if not read_status(out_dir):
+            return
+        with _status_update(out_dir) as status:
+            marked = mark_stale_pages(out_dir, status, profile)
+        if marked:
             notebooks = NOTEBOOKS if set(status) <= set(NOTEBOOKS) else tuple(status)
             write_index(out_dir, profile, status, synthetic, notebooks)
     except OSError as e:                # a read-only reports folder: say so once per cell, never fail the cell
@@ -372,19 +390,20 @@ def reproduce(profile: str = "demo", only: list[str] | None = None, force: bool 
         remaining = sum(status.get(n, {}).get("seconds", 0) for n in names[i - 1:])
         eta = f", ETA {_fmt_s(remaining)} (previous run)" if remaining else ""
         log(f"{where}: running ({'--force' if current else why}; elapsed {_fmt_s(time.time() - t_start)}{eta})")
-        status[name] = run.one(name)
+        row = run.one(name)
+        with _status_update(out_dir) as status:
+            status[name] = row
         if status[name]["status"] == "ok":
             res["ok"].append(name)
             res["ran"].append(name)
         else:
             res["failed"][name] = status[name]["error"]
             log(f"{where} FAILED: {status[name]['error']}")
-        _write_status(out_dir, status)
-    res["stale"] = mark_stale_pages(out_dir, status, study.profile)    # pages whose files a later notebook rewrote
+    with _status_update(out_dir) as status:
+        res["stale"] = mark_stale_pages(out_dir, status, study.profile)    # pages a later notebook made stale
     for name in res["stale"]:
         log(f"[{study.profile}] {name}: marked stale: {status[name]['stale']}")
     res["ok"] = [n for n in res["ok"] if n not in res["stale"]]
-    _write_status(out_dir, status)
     index = write_index(out_dir, study.profile, status, study.synthetic, notebooks, run.settings)
     log(f"[{study.profile}] {len(res['ok'])} notebook(s) ok ({len(res['ran'])} run, "
         f"{len(res['ok']) - len(res['ran'])} kept), {len(res['failed'])} failed in {_fmt_s(time.time() - t_start)}; "
