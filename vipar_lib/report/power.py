@@ -162,8 +162,10 @@ def _finding_row(plan: Plan, f: dict, hw: dict, own: dict, pooled: dict, hours: 
         src = (f"measured: profile {plan.study.profile}, {m['seeds']} seeds, pooled over {m['findings']} {kind} "
                f"findings ({m['df']} df)" + (" on synthetic data: its seed noise, not UCF101's"
                                              if plan.study.synthetic else ""))
+        short = f"measured ({m['seeds']} seeds, {m['findings']} findings, {m['df']} df)"
     else:
         sd, src = assumed[kind], f"assumed (power.seed_sd.{kind}; not measured)"
+        short = f"assumed (power.seed_sd.{kind})"
     se = hw["halfwidth"] / _z(1 - p.alpha / 2)
     configured = plan.study.seed_count(f["table"])
     need = seeds_needed(delta, sd, se, p.power, p.alpha, p.max_seeds)
@@ -172,7 +174,7 @@ def _finding_row(plan: Plan, f: dict, hw: dict, own: dict, pooled: dict, hours: 
             "paper_delta": delta, "test_halfwidth": hw["halfwidth"],
             "test_pairs": [dict(x) for x in hw["pairs"]],
             "single_run_resolvable": bool(abs(delta) > hw["halfwidth"]),
-            "seed_sd": sd, "seed_sd_source": src, "seeds_needed": need,
+            "seed_sd": sd, "seed_sd_source": src, "seed_sd_short": short, "seeds_needed": need,
             "gpu_hours_per_seed": per_seed_h, "gpu_hours": per_seed_h * need if need else None,
             "seeds_configured": configured,
             "mde": min_detectable_effect(sd, se, configured, p.power, p.alpha),
@@ -276,7 +278,7 @@ def power_table(r: dict):
     rows = [{"id": f["id"], "finding (paper)": f["claim"], "kind": f["kind"], "paper Δ": f"{f['paper_delta']:+.1f}",
              "test-set ± (UCF101)": f"{f['test_halfwidth']:.2f}",
              "released pairs": "; ".join(f"{p['a']} vs {p['b']}" for p in f["test_pairs"]),
-             "seed SD": f"{f['seed_sd']:.2f}", "seed SD from": f["seed_sd_source"],
+             "seed SD": f"{f['seed_sd']:.2f}", "seed SD from": f["seed_sd_short"],
              f"seeds for {r['assumptions']['power']:.0%}": f["seeds_needed"] if f["seeds_needed"] is not None else
              f">{r['assumptions']['max_seeds']}",
              "GPU-h": _hours(f["gpu_hours"]),
@@ -285,7 +287,15 @@ def power_table(r: dict):
     return df.style.hide(axis="index").set_caption(
         f"Power of the paper's findings on UCF101's test set ({r['release']['videos']} videos; half-widths from the "
         f"authors' released logits, real UCF101 test set), {r['assumptions']['power']:.0%} power, "
-        f"{1 - r['assumptions']['alpha']:.0%} intervals")
+        f"{1 - r['assumptions']['alpha']:.0%} intervals" + _measured_note(r))
+
+
+def _measured_note(r: dict) -> str:
+    """Where the measured seed SDs come from, said once under the table rather than in every row."""
+    if not any(f["seed_sd_source"].startswith("measured") for f in r["findings"]):
+        return "; seed SDs assumed (power.seed_sd), not measured"
+    synthetic = " on synthetic data: its seed noise, not UCF101's" if r["synthetic"] else ""
+    return f"; seed SDs measured on profile {r['profile']}'s seeds, pooled per kind of comparison{synthetic}"
 
 
 def power_figure(r: dict):
@@ -306,13 +316,25 @@ def power_figure(r: dict):
                 label=f"{kind}: smallest effect resolved with {p['power']:.0%} power (seed SD {sd:.2f})")
         ax.axhline(se * (_z(1 - p["alpha"] / 2) + _z(p["power"])), color=col, ls=":", lw=1)
         ax.scatter([seeds[-1] + 0.6] * len(fs), [abs(f["paper_delta"]) for f in fs], color=col, marker="D", s=18)
-        for f in fs:
-            ax.annotate(f["id"], (seeds[-1] + 0.9, abs(f["paper_delta"])), fontsize=7, va="center")
+    _label_diamonds(ax, r["findings"], seeds[-1] + 0.6)
     ax.set(xlabel="seeds per row", ylabel="effect (points of top-1)", yscale="log",
            title="What UCF101's test set and seed noise let a study resolve (diamonds: the paper's |Δ|)")
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def _label_diamonds(ax, findings: list[dict], x: float, gap: float = 0.085) -> None:
+    """Each finding's id beside its diamond, pushed up (in decades of the log axis) where two would overlap,
+    with a thin line back to a diamond whose label moved."""
+    pts = sorted((max(abs(f["paper_delta"]), 1e-3), f["id"]) for f in findings)
+    last = -np.inf
+    for y, fid in pts:
+        at = max(np.log10(y), last + gap)
+        last = at
+        moved = at - np.log10(y) > 1e-9
+        ax.annotate(fid, (x, y), xytext=(x + 0.5, 10 ** at), fontsize=7, va="center",
+                    arrowprops=dict(arrowstyle="-", lw=0.4, color="0.6") if moved else None)
 
 
 def show_power(plan: Plan, seed_sd: dict | None = None) -> dict | None:
