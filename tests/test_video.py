@@ -59,10 +59,16 @@ def test_truncated_and_midstream_corrupt_videos_count_as_bad(bad_videos):
     assert truncation(45, 46) == "" and truncation(12, 46) == "12 frames decode, header claims 46"
     # mid-stream corrupt: opens and claims every frame, then fails while decoding (one line, names the file)
     m, good = bad_videos["midstream"], bad_videos["good"]
-    info = probe_checked(m)
-    assert info.frames == header_frames(m) == probe(good).frames
-    with pytest.raises(VideoError) as e:
-        read_frames(m, list(range(info.frames)))
-    assert e.value.reason == "corrupt" and "decoding failed" in str(e.value) and str(m) in str(e.value)
-    assert "\n" not in str(e.value) and "[" not in e.value.detail[:1]
+    assert header_frames(m) == probe(good).frames
+    try:
+        info = probe_checked(m)
+    except VideoError as e:           # decord's decode thread ran ahead into the zeroed chunks (a loaded machine):
+        err = e                       # the probe's first frame already fails, the same one-line error
+    else:
+        assert info.frames == header_frames(m)
+        with pytest.raises(VideoError) as e:
+            read_frames(m, list(range(info.frames)))
+        err = e.value
+    assert err.reason == "corrupt" and "decoding failed" in str(err) and str(m) in str(err)
+    assert "\n" not in str(err) and "[" not in err.detail[:1]
     assert not check_video(m)["ok"]
